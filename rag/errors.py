@@ -1,0 +1,33 @@
+"""Errors the front doors show to users.
+
+RagError                    anything a user can fix; the message says how
+├── IndexMissingError       no index in the data dir yet
+├── IndexCorruptError       an index file is unreadable or inconsistent
+├── ModelMissingError       the embedding model is absent or not the expected file
+├── UnsupportedFileError    a file that cannot be ingested
+└── EmptyQuestionError      a blank question
+"""
+
+
+class RagError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+
+class IndexMissingError(RagError):
+    """No index has been built in the data dir."""
+
+
+class IndexCorruptError(RagError):
+    """An index file is unreadable or does not match the others."""
+
+
+class ModelMissingError(RagError):
+    """The embedding model cannot be found or fails its checksum."""
+
+
+class UnsupportedFileError(RagError):
+    """A file cannot be ingested (binary, empty, undecodable, wrong type)."""
+
+
+class EmptyQuestionError(RagError):
+    """The question is empty or only whitespace."""

@@ -1,0 +1,202 @@
+"""Chunking, embedding and the FAISS-backed llama-index index, persisted atomically on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode
+from llama_index.vector_stores.faiss import FaissMapVectorStore
+
+from rag.errors import IndexCorruptError, IndexMissingError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_META_FILE = "rag_index.json"
+
+
+class _FaissIdMapStore(FaissMapVectorStore):
+    """FaissMapVectorStore with ids that stay unique after deletes, and batched adds.
+
+    Upstream numbers a new vector `ntotal`, which after a delete repeats an id still in use.
+    """
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        if not nodes:
+            return []
+        first = max(self._faiss_id_to_node_id_map, default=-1) + 1
+        ids = np.arange(first, first + len(nodes), dtype=np.int64)
+        vectors = np.array([node.get_embedding() for node in nodes], dtype="float32")
+        self._faiss_index.add_with_ids(vectors, ids)
+        for faiss_id, node in zip(ids.tolist(), nodes, strict=True):
+            self._node_id_to_faiss_id_map[node.node_id] = faiss_id
+            self._faiss_id_to_node_id_map[faiss_id] = node.node_id
+        return [node.node_id for node in nodes]
+
+    @property
+    def node_ids(self) -> set[str]:
+        return set(self._node_id_to_faiss_id_map)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document, as `rag docs` lists it."""
+
+    doc_id: str
+    source: str
+    title: str
+    chunks: int
+
+
+class CorpusIndex:
+    """The documents' chunks in FAISS + a docstore, with upsert by document."""
+
+    def __init__(self, index: VectorStoreIndex, store: _FaissIdMapStore, meta: dict) -> None:
+        self.index = index
+        self._store = store
+        self._meta = meta
+
+    @classmethod
+    def create(cls, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
+        """An empty index whose dimension is the model's."""
+        dim = len(embed_model.get_text_embedding("dimension probe"))
+        store = _FaissIdMapStore(faiss_index=faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
+        storage = StorageContext.from_defaults(vector_store=store)
+        index = VectorStoreIndex(nodes=[], storage_context=storage, embed_model=embed_model)
+        meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
+        return cls(index, store, meta)
+
+    @classmethod
+    def load(cls, index_dir: Path, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
+        """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign."""
+        require_index(index_dir)
+        meta_path = index_dir / _META_FILE
+        rebuild = f"Delete {index_dir} and run `rag ingest DOCS` to rebuild it."
+        try:
+            meta = json.loads(meta_path.read_text())
+            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
+            storage = StorageContext.from_defaults(vector_store=store, persist_dir=str(index_dir))
+            index = load_index_from_storage(storage, embed_model=embed_model)
+        except Exception as err:  # any unreadable file: json, faiss or pydantic errors
+            raise IndexCorruptError(
+                f"The index in {index_dir} is unreadable ({err}). {rebuild}"
+            ) from err
+        if meta.get("embed_model") != model_name or meta.get("format") != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"The index in {index_dir} was built with model {meta.get('embed_model')!r} "
+                f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
+                f"{rebuild}"
+            )
+        loaded = cls(index, store, meta)  # type: ignore[arg-type]
+        loaded.check_consistency(index_dir)
+        return loaded
+
+    def check_consistency(self, where: Path) -> None:
+        """FAISS ids, the index's node list and the docstore must name the same chunks."""
+        in_faiss = self._store.node_ids
+        in_index = set(self.index.index_struct.nodes_dict.values())
+        in_docstore = set(self.index.docstore.docs)
+        if not (in_faiss == in_index == in_docstore) or self._store._faiss_index.ntotal != len(
+            in_faiss
+        ):
+            raise IndexCorruptError(
+                f"The index in {where} is inconsistent: {len(in_faiss)} vectors, "
+                f"{len(in_index)} indexed chunks, {len(in_docstore)} stored chunks. "
+                f"Delete {where} and run `rag ingest DOCS` to rebuild it."
+            )
+
+    def upsert(
+        self, documents: Sequence[Document], splitter: SentenceSplitter, show_progress: bool
+    ) -> dict[str, str]:
+        """Add new documents, replace changed ones, skip unchanged: doc_id → what happened."""
+        docstore = self.index.docstore
+        outcome: dict[str, str] = {}
+        changed: list[Document] = []
+        for doc in documents:
+            known_hash = docstore.get_document_hash(doc.doc_id)
+            if known_hash == doc.hash:
+                outcome[doc.doc_id] = "unchanged"
+                continue
+            if known_hash is not None:
+                self.delete(doc.doc_id)
+                outcome[doc.doc_id] = "replaced"
+            else:
+                outcome[doc.doc_id] = "added"
+            changed.append(doc)
+        if changed:
+            nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
+            self.index._show_progress = show_progress
+            self.index.insert_nodes(nodes)
+            for doc in changed:
+                docstore.set_document_hash(doc.doc_id, doc.hash)
+        return outcome
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document's chunks from FAISS, the index and the docstore."""
+        info = self.index.docstore.get_ref_doc_info(doc_id)
+        if info is not None:
+            self._store.delete_nodes(list(info.node_ids))
+        self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents, sorted by source path."""
+        infos = []
+        for doc_id, info in (self.index.docstore.get_all_ref_doc_info() or {}).items():
+            meta = info.metadata or {}
+            infos.append(
+                DocumentInfo(
+                    doc_id=doc_id,
+                    source=meta.get("file_path", doc_id),
+                    title=meta.get("title", ""),
+                    chunks=len(info.node_ids),
+                )
+            )
+        return sorted(infos, key=lambda d: d.source)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self._store.node_ids)
+
+    def persist(self, index_dir: Path) -> None:
+        """Write a complete copy beside the old one, then swap it in by renames."""
+        tmp = index_dir.with_name(index_dir.name + ".tmp")
+        old = index_dir.with_name(index_dir.name + ".old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.index.storage_context.persist(persist_dir=str(tmp))
+        # Written last: its presence marks a complete index.
+        (tmp / _META_FILE).write_text(json.dumps(self._meta, indent=2))
+        shutil.rmtree(old, ignore_errors=True)
+        if index_dir.exists():
+            index_dir.rename(old)
+        tmp.rename(index_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def require_index(index_dir: Path) -> None:
+    """Raise IndexMissingError unless a complete index was persisted in `index_dir`."""
+    old = index_dir.with_name(index_dir.name + ".old")
+    if not index_dir.exists() and (old / _META_FILE).is_file():
+        # A crash between the two renames of `persist` left the previous index as `.old`.
+        logger.warning("Recovering the previous index from %s", old)
+        old.rename(index_dir)
+    if not (index_dir / _META_FILE).is_file():
+        raise IndexMissingError(
+            f"No index in {index_dir.parent}. Run `rag ingest DOCS` to build one."
+        )
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:
+    """llama-index's sentence-aware splitter, counting tiktoken cl100k_base tokens."""
+    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)

@@ -1,0 +1,80 @@
+"""The contracts shared by the engine and its front doors (UI, CLI, evals)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from llama_index.core.schema import BaseNode, NodeWithScore
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: its text and where it stands in its source file (-1: unknown)."""
+
+    rank: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def from_node(cls, hit: NodeWithScore, rank: int) -> Passage:
+        """The one place a llama-index node becomes a Passage."""
+        node: BaseNode = hit.node
+        meta = node.metadata
+        text = node.get_content()
+        start = getattr(node, "start_char_idx", None)
+        end = getattr(node, "end_char_idx", None)
+        return cls(
+            rank=rank,
+            chunk_id=node.node_id,
+            doc_id=node.ref_doc_id or "",
+            source=meta.get("file_path", ""),
+            title=meta.get("title", ""),
+            text=text,
+            start=-1 if start is None else start,
+            end=-1 if end is None else end,
+            score=float(hit.score or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The [n] of an answer: the exact sentence(s) used and where they stand in the source.
+
+    Invariant: `read_source_text(source)[start:end] == quote`.
+    """
+
+    n: int
+    doc_id: str
+    source: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    passage: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What every front door shows: text with [n] markers and the citations behind them."""
+
+    question: str
+    query: str
+    text: str
+    citations: list[Citation]
+    retrieved: list[Passage]
+    refused: bool = False
+    refusal_reason: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    backend: str = "extractive"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of `rag ask --json`, the UI's API and eval records."""
+        return asdict(self)

@@ -1,0 +1,71 @@
+"""Shared fixtures: isolated settings per test, one real seed index per session."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from rag import RagEngine, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "ukraine-russia-ceasefire-2025-03-13.txt"
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path, monkeypatch):
+    """No test reads or writes the user's data dir or a rag.toml in the working directory."""
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seed_corpus(tmp_path_factory) -> Path:
+    """A private copy of the seed corpus (tests may not edit the real one)."""
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED_FILE, corpus / SEED_FILE.name)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory, seed_corpus) -> Settings:
+    """Settings whose data dir holds a real index of the seed corpus (built once)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("seed-data"), corpus_dir=seed_corpus)
+    RagEngine(settings).ingest([seed_corpus])
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_settings) -> RagEngine:
+    """A fresh engine that loads the persisted seed index from disk."""
+    return RagEngine(seed_settings)
+
+
+class NetworkBlocked(AssertionError):
+    """Raised by the socket guard: something tried to reach beyond this machine."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail any connection that leaves the loopback interface."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family != socket.AF_UNIX and host not in {"127.0.0.1", "::1", "localhost"}:
+            raise NetworkBlocked(f"network access to {address!r}")
+        return real_connect(sock, address)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host not in {"127.0.0.1", "::1", "localhost", None}:
+            raise NetworkBlocked(f"DNS lookup of {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)

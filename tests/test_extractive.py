@@ -1,0 +1,109 @@
+"""The extractive synthesizer on real seed passages: quotes, refusals, citation spans."""
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.answer.extractive import synthesize
+from rag.types import Passage
+from tests.conftest import SEED_FILE
+
+SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
+
+
+def _passage(text: str, start: int, end: int, rank: int = 1, score: float = 0.5) -> Passage:
+    return Passage(
+        rank=rank,
+        chunk_id=f"chunk-{start}",
+        doc_id=str(SEED_FILE),
+        source=str(SEED_FILE),
+        title="title",
+        text=text[start:end],
+        start=start,
+        end=end,
+        score=score,
+    )
+
+
+def _paragraph_passages() -> list[Passage]:
+    """Each line of the seed as a passage, with its real offsets."""
+    passages, offset = [], 0
+    for rank, line in enumerate(SEED_TEXT.split("\n"), start=1):
+        if line:
+            passages.append(_passage(SEED_TEXT, offset, offset + len(line), rank))
+        offset += len(line) + 1
+    return passages
+
+
+def test_what_did_x_say_returns_the_quote_with_its_attribution():
+    result = synthesize("What did Peskov say?", _paragraph_passages(), 3, 0.1)
+    assert not result.refused
+    assert "“First, we must have all details of the offer.”" in result.text
+    assert result.text.startswith("Dmitri Peskov, spokesperson for the Kremlin")
+    assert result.citations[0].n == 1 and "[1]" in result.text
+
+
+def test_citation_quotes_are_verbatim_at_their_span_and_numbered_by_first_use():
+    result = synthesize("What did Putin say about Kursk?", _paragraph_passages(), 3, 0.1)
+    assert not result.refused
+    assert [c.n for c in result.citations] == list(range(1, len(result.citations) + 1))
+    for citation in result.citations:
+        assert SEED_TEXT[citation.start : citation.end] == citation.quote
+        assert citation.quote in citation.passage
+        assert f"[{citation.n}]" in result.text
+
+
+def test_a_name_absent_from_every_passage_is_refused_with_the_name():
+    result = synthesize("What did Emmanuel Macron say?", _paragraph_passages(), 3, 0.1)
+    assert result.refused and result.citations == []
+    assert "Macron" in result.refusal_reason
+    assert result.text.startswith("The documents don't say.")
+
+
+def test_a_question_whose_key_terms_are_absent_is_refused():
+    result = synthesize("How many tanks were destroyed near Kursk?", _paragraph_passages(), 3, 0.1)
+    assert result.refused
+    assert "tank" in result.refusal_reason
+
+
+def test_weak_retrieval_and_no_passages_are_refused():
+    weak = [p for p in _paragraph_passages() if p.score < 0.2]
+    assert synthesize("What did Peskov say?", [], 3, 0.1).refused
+    assert synthesize("What did Peskov say?", _paragraph_passages(), 3, 0.9).refused
+    assert weak == []
+
+
+def test_a_question_of_only_stopwords_is_refused():
+    assert synthesize("What is it about?", _paragraph_passages(), 3, 0.1).refused
+
+
+def test_transliterated_names_still_match():
+    result = synthesize("What happened to Sudzha?", _paragraph_passages(), 3, 0.1)
+    assert not result.refused
+    assert "Sudscha" in result.text
+
+
+_WORDS = st.text(alphabet=string.ascii_letters + "äöüé’", min_size=2, max_size=9)
+_SENTENCE = st.lists(_WORDS, min_size=3, max_size=12).map(lambda ws: " ".join(ws) + ".")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(st.lists(_SENTENCE, min_size=1, max_size=4), min_size=1, max_size=6),
+    prefix=st.text(alphabet=" \n\t", max_size=3),
+    pick=st.integers(min_value=0),
+)
+def test_property_every_citation_is_verbatim_at_its_span(lines, prefix, pick):
+    text = prefix + "\n".join(" ".join(line) for line in lines)
+    passages, offset = [], len(prefix)
+    for rank, line in enumerate(lines, start=1):
+        body = " ".join(line)
+        passages.append(_passage(text, offset, offset + len(body), rank))
+        offset += len(body) + 1
+    words = text.split()
+    question = f"What about {words[pick % len(words)]} {words[(pick // 7) % len(words)]}?"
+    result = synthesize(question, passages, 3, 0.1)
+    for citation in result.citations:
+        assert text[citation.start : citation.end] == citation.quote
+    assert result.refused or result.citations
