@@ -1,17 +1,40 @@
-"""Scoring of one answer against its labelled case."""
+"""Per-case metrics: retrieval against evidence snippets, answers against expected phrases.
+
+Definitions (also printed in every report):
+- A passage *holds* a snippet when the snippet, whitespace removed, is a substring of the
+  passage, whitespace removed.
+- hit@k: some passage among the top k holds some evidence snippet.
+- evidence recall@k: share of the case's snippets held by some top-k passage.
+- full recall@k: every snippet of the case is held by some top-k passage (multi-hop).
+- MRR@k: 1 / rank of the first passage holding a snippet (0 if none in the top k).
+- nDCG@k: a passage gains 1 when it holds a snippet no higher passage held, discounted by
+  log2(rank + 1); normalised by the ideal ranking, which finds one new snippet per rank.
+- expected-phrase recall: share of `expect` entries the answer text contains (`a|b`: either;
+  case, accents and punctuation ignored).
+- citation precision: share of citations whose passage holds an evidence snippet.
+- citation validity: share of citations whose quote is verbatim at its span in its file.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 
 _NOT_WORD = re.compile(r"[\W_]+")
+_SPACE = re.compile(r"\s+")
+K_VALUES = (1, 3, 5, 10)
 
 
 def normalize(text: str) -> str:
     """Lower case, accents folded, punctuation and whitespace differences removed."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return _NOT_WORD.sub(" ", folded.lower()).strip()
+
+
+def _squeeze(text: str) -> str:
+    return _SPACE.sub("", text)
 
 
 def phrase_found(expected: str, answer_text: str) -> bool:
@@ -25,6 +48,55 @@ def expected_recall(expect: list[str], answer_text: str) -> float:
     if not expect:
         return 1.0
     return sum(phrase_found(e, answer_text) for e in expect) / len(expect)
+
+
+def held_snippets(passage_text: str, evidence: list[str]) -> set[int]:
+    """Indexes of the evidence snippets this passage holds."""
+    text = _squeeze(passage_text)
+    return {i for i, snippet in enumerate(evidence) if _squeeze(snippet) in text}
+
+
+def retrieval_metrics(passages: list[str], evidence: list[str], k: int = 10) -> dict[str, float]:
+    """hit@1/3/5/10, evidence and full recall@k, MRR@k and nDCG@k of a ranked passage list."""
+    held = [held_snippets(p, evidence) for p in passages[:k]]
+    first_hit = next((rank for rank, h in enumerate(held, start=1) if h), None)
+    found: set[int] = set()
+    dcg = 0.0
+    for rank, snippets in enumerate(held, start=1):
+        if snippets - found:
+            dcg += 1 / math.log2(rank + 1)
+        found |= snippets
+    ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(len(evidence), k) + 1))
+    metrics = {f"hit@{n}": float(any(held[:n])) for n in K_VALUES if n <= k}
+    metrics.update(
+        {
+            "evidence_recall@10": len(found) / len(evidence),
+            "full_recall@10": float(len(found) == len(evidence)),
+            "mrr@10": 1 / first_hit if first_hit else 0.0,
+            "ndcg@10": dcg / ideal,
+        }
+    )
+    return metrics
+
+
+def hit_curve(passages: list[str], evidence: list[str], k: int = 10) -> list[float]:
+    """hit@1 … hit@k of one case, for the hit@k plot."""
+    held = [bool(held_snippets(p, evidence)) for p in passages[:k]]
+    return [float(any(held[:n])) for n in range(1, k + 1)]
+
+
+def citation_metrics(
+    citations: list[dict], evidence: list[str], read_source: Callable[[str], str]
+) -> dict[str, float]:
+    """Citation precision (needs evidence) and validity of an answer's citations."""
+    if not citations:
+        return {}
+    valid = [read_source(c["source"])[c["start"] : c["end"]] == c["quote"] for c in citations]
+    metrics = {"citation_validity": sum(valid) / len(valid)}
+    if evidence:
+        supported = [bool(held_snippets(c["passage"], evidence)) for c in citations]
+        metrics["citation_precision"] = sum(supported) / len(supported)
+    return metrics
 
 
 def case_passed(case: dict, answer: dict) -> bool:

@@ -1,13 +1,37 @@
-"""Run a question set through the engine: one record per case, and a summary."""
+"""Run a question set through the engine: one scored record per case, and a summary."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
+from statistics import mean
 
-from evals.metrics import case_passed, expected_recall
+from evals.metrics import (
+    case_passed,
+    citation_metrics,
+    expected_recall,
+    hit_curve,
+    retrieval_metrics,
+)
 from rag.engine import RagEngine
+from rag.loaders import read_source_text
+
+RETRIEVAL_KEYS = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "hit@10",
+    "evidence_recall@10",
+    "full_recall@10",
+    "mrr@10",
+    "ndcg@10",
+)
+LATENCY_STAGES = ("embed", "search", "synthesize", "total")
+
+# A baseline retriever: question → ranked passage texts.
+BaselineRetriever = Callable[[str, int], list[str]]
 
 
 def load_cases(path: Path) -> list[dict]:
@@ -23,41 +47,117 @@ def load_cases(path: Path) -> list[dict]:
     return cases
 
 
-def run_case(engine: RagEngine, case: dict) -> dict:
+@cache
+def _source_text(path: str) -> str:
+    return read_source_text(path)
+
+
+def score_answer(case: dict, answer: dict) -> dict:
+    """The per-case metrics of one answer (retrieval ones only where there is evidence)."""
+    answerable = case.get("answerable", True)
+    evidence = case.get("evidence", [])
+    passages = [p["text"] for p in answer["retrieved"]]
+    metrics: dict = {"refused": float(answer["refused"])}
+    if answerable:
+        metrics["expected_recall"] = expected_recall(case.get("expect", []), answer["text"])
+    if evidence:
+        metrics |= retrieval_metrics(passages, evidence)
+        metrics["hit_curve"] = hit_curve(passages, evidence)
+    metrics |= citation_metrics(answer["citations"], evidence, _source_text)
+    return metrics
+
+
+def run_case(
+    engine: RagEngine, case: dict, k: int | None = None, baseline: BaselineRetriever | None = None
+) -> dict:
     """Ask the case's question (every turn of a conversation, in one chat); score the last."""
     turns = case.get("turns") or [case["question"]]
     history: list[str] = []
     for turn in turns:
-        answer = engine.ask(turn, history=history)
+        answer = engine.ask(turn, history=history, k=k)
         history.append(answer.query)
     record = answer.to_dict()
-    return {
+    result = {
         "id": case["id"],
+        "type": case.get("type"),
+        "answerable": case.get("answerable", True),
+        "expect": case.get("expect", []),
         "answer": record,
-        "expected_recall": expected_recall(case.get("expect", []), record["text"]),
+        "metrics": score_answer(case, record),
         "passed": case_passed(case, record),
     }
+    if baseline is not None and case.get("evidence"):
+        passages = baseline(answer.query, k or engine.settings.top_k)
+        result["baseline"] = retrieval_metrics(passages, case["evidence"])
+        result["baseline"]["hit_curve"] = hit_curve(passages, case["evidence"])
+    return result
 
 
-def run_eval(engine: RagEngine, cases: list[dict]) -> Iterator[dict]:
-    """Records, one per case, as they finish (so a caller can show progress)."""
+def run_eval(
+    engine: RagEngine,
+    cases: list[dict],
+    k: int | None = None,
+    baseline: BaselineRetriever | None = None,
+) -> Iterator[dict]:
+    """Records, one per case, as they finish (so a caller can show progress or stop early)."""
     for case in cases:
-        yield run_case(engine, case)
+        yield run_case(engine, case, k, baseline)
 
 
-def summarize(cases: list[dict], records: list[dict]) -> dict:
-    """Pass rate overall and on answerable / unanswerable cases."""
-    answerable = {c["id"] for c in cases if c.get("answerable", True)}
+def _mean_of(records: list[dict], key: str, section: str = "metrics") -> float | None:
+    values = [r[section][key] for r in records if key in r.get(section, {})]
+    return round(mean(values), 4) if values else None
 
-    def rate(ids: set[str]) -> float | None:
-        scored = [r for r in records if r["id"] in ids]
-        return round(sum(r["passed"] for r in scored) / len(scored), 4) if scored else None
 
-    all_ids = {r["id"] for r in records}
-    return {
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def aggregate(records: list[dict]) -> dict:
+    """Means of the per-case metrics over a group of records."""
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    summary: dict = {
         "cases": len(records),
         "passed": sum(r["passed"] for r in records),
-        "pass_rate": rate(all_ids),
-        "answerable_pass_rate": rate(all_ids & answerable),
-        "unanswerable_refusal_rate": rate(all_ids - answerable),
+        "pass_rate": round(sum(r["passed"] for r in records) / len(records), 4)
+        if records
+        else None,
     }
+    for key in RETRIEVAL_KEYS:
+        summary[key] = _mean_of(answerable, key)
+    summary["expected_recall"] = _mean_of(answerable, "expected_recall")
+    summary["citation_precision"] = _mean_of(answerable, "citation_precision")
+    summary["citation_validity"] = _mean_of(records, "citation_validity")
+    summary["refusal_accuracy"] = _mean_of(unanswerable, "refused")
+    summary["false_refusal_rate"] = _mean_of(answerable, "refused")
+    return summary
+
+
+def summarize(records: list[dict]) -> dict:
+    """Overall metrics, latency percentiles, the baseline's retrieval, and per-group breakdowns."""
+    summary = aggregate(records)
+    summary["latency_ms"] = {
+        stage: {
+            "p50": _percentile(values, 0.5),
+            "p95": _percentile(values, 0.95),
+        }
+        for stage in LATENCY_STAGES
+        if (
+            values := [
+                r["answer"]["timings_ms"][stage]
+                for r in records
+                if stage in r["answer"]["timings_ms"]
+            ]
+        )
+    }
+    if any("baseline" in r for r in records):
+        summary["baseline"] = {key: _mean_of(records, key, "baseline") for key in RETRIEVAL_KEYS}
+    types = sorted({r["type"] for r in records if r["type"]})
+    summary["by_type"] = {t: aggregate([r for r in records if r["type"] == t]) for t in types}
+    summary["by_answerable"] = {
+        "answerable": aggregate([r for r in records if r["answerable"]]),
+        "unanswerable": aggregate([r for r in records if not r["answerable"]]),
+    }
+    return summary

@@ -164,29 +164,57 @@ def serve(
 def evaluate(
     ctx: typer.Context,
     question_set: Annotated[Path, typer.Argument(help="A JSONL question set.", exists=True)],
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Index this folder (cached by content) instead of the current index."),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Passages retrieved per question.")] = 10,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default evals/results/<set>-<date>/).")
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="A previous report.json: adds deltas and flipped cases.")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Also score a baseline's retrieval: llamaindex-default.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary and records.")] = False,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
 ) -> None:
-    """Run a question set against the current index; per-case pass/fail and a summary."""
-    from evals.runner import load_cases, run_eval, summarize
+    """Run a question set: per-case pass/fail, a summary, and a report with plots."""
+    from evals.baseline import BASELINES
+    from evals.session import run_question_set
 
-    cases = load_cases(question_set)[:limit]
-    records = []
+    if baseline is not None and baseline not in BASELINES:
+        raise typer.BadParameter(f"unknown baseline {baseline!r}; choose from {BASELINES}")
+
+    def show(record: dict) -> None:
+        status = "PASS" if record["passed"] else "FAIL"
+        typer.echo(f"{status}  {record['id']}: {record['answer']['text'][:100]}", err=as_json)
+
     try:
-        for record in run_eval(_engine(ctx), cases):
-            records.append(record)
-            status = "PASS" if record["passed"] else "FAIL"
-            line = f"{status}  {record['id']}: {record['answer']['text'][:100]}"
-            typer.echo(line, err=as_json)
+        result = run_question_set(
+            question_set,
+            _engine(ctx).settings,
+            corpus=corpus,
+            k=k,
+            out_dir=out,
+            compare=compare,
+            baseline=baseline,
+            limit=limit,
+            on_record=show,
+        )
     except RagError as error:
         raise _fail(error) from error
-    summary = summarize(cases, records)
+    summary = result.summary
     if as_json:
-        typer.echo(json.dumps({"summary": summary, "records": records}, ensure_ascii=False))
+        typer.echo(json.dumps({"summary": summary, "records": result.records}, ensure_ascii=False))
     else:
         typer.echo(
             f"{summary['passed']}/{summary['cases']} passed (pass rate {summary['pass_rate']})"
+            + (" [interrupted]" if summary["partial"] else "")
         )
+    err(f"Report: {result.report_path}", err=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from rag.errors import EmptyQuestionError, IndexMissingError
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents
 from rag.retrieve import Retriever
+from rag.text import sentence_spans
 from rag.types import Answer
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class RagEngine:
             self._index = CorpusIndex.load(
                 self.settings.index_dir, self.embed_model, self._model_name
             )
+            sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
 
     def has_index(self) -> bool:
@@ -115,9 +117,9 @@ class RagEngine:
         if not question or not question.strip():
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
         question = question.strip()
+        index = self._load_index()
         started = time.perf_counter()
         query = condense(question, history or [])
-        index = self._load_index()
         passages, timings = Retriever(index.index).retrieve(query, k or self.settings.top_k)
         synthesized_at = time.perf_counter()
         result = extractive.synthesize(

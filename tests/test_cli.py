@@ -80,7 +80,9 @@ def test_ingest_of_nothing_usable_fails(tmp_path):
 @pytest.mark.slow
 def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings):
     question_set = SHARED_DATASETS / "seed" / "dev.jsonl"
-    result = _rag("eval", str(question_set), "--json", data_dir=seed_settings.data_dir)
+    result = _rag(
+        "eval", str(question_set), "--json", "--out", "report", data_dir=seed_settings.data_dir
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     cases = [json.loads(line) for line in question_set.read_text().splitlines() if line.strip()]
@@ -94,3 +96,4 @@ def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings):
     # The conversation case records the answer to its last turn.
     assert by_id["d-followup-trump"]["answer"]["question"] == "Whose cooperation did he hope for?"
     assert "PASS  d-peskov" in result.stderr
+    assert "Report: " in result.stderr

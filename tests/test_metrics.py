@@ -1,8 +1,18 @@
 """Eval scoring on hand-computed examples."""
 
+import math
+
 import pytest
 
-from evals.metrics import case_passed, expected_recall, normalize, phrase_found
+from evals.metrics import (
+    case_passed,
+    citation_metrics,
+    expected_recall,
+    hit_curve,
+    normalize,
+    phrase_found,
+    retrieval_metrics,
+)
 
 
 def test_normalize_folds_case_accents_and_punctuation():
@@ -36,3 +46,46 @@ def test_a_case_passes_when_answered_fully_or_refused_when_unanswerable():
     assert not case_passed({"expect": ["Waltz"]}, refused)
     assert case_passed({"answerable": False}, refused)
     assert not case_passed({"answerable": False}, answered)
+
+
+EVIDENCE = ["alpha beta", "gamma  delta"]
+
+
+def test_retrieval_metrics_on_a_hand_computed_ranking():
+    passages = ["nothing here", "x gamma\ndelta y", "zzz", "alpha beta and more", "alpha beta"]
+    m = retrieval_metrics(passages, EVIDENCE)
+    assert m["hit@1"] == 0.0
+    assert m["hit@3"] == 1.0 and m["hit@5"] == 1.0 and m["hit@10"] == 1.0
+    assert m["evidence_recall@10"] == 1.0
+    assert m["full_recall@10"] == 1.0
+    assert m["mrr@10"] == pytest.approx(1 / 2)
+    # gains at ranks 2 and 4; the ideal finds both snippets at ranks 1 and 2
+    ideal = 1 + 1 / math.log2(3)
+    assert m["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / ideal)
+
+
+def test_retrieval_metrics_when_only_part_of_the_evidence_is_found():
+    m = retrieval_metrics(["alpha beta"], EVIDENCE)
+    assert m["hit@1"] == 1.0 and m["mrr@10"] == 1.0
+    assert m["evidence_recall@10"] == 0.5
+    assert m["full_recall@10"] == 0.0
+    assert m["ndcg@10"] == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_retrieval_metrics_only_look_at_the_top_k():
+    passages = ["no"] * 10 + ["alpha beta gamma delta"]
+    m = retrieval_metrics(passages, EVIDENCE)
+    assert m["hit@10"] == 0.0 and m["mrr@10"] == 0.0 and m["ndcg@10"] == 0.0
+    assert hit_curve(["no", "alpha beta"], EVIDENCE) == [0.0] + [1.0] * 9
+
+
+def test_citation_precision_and_validity():
+    source = "Intro. alpha beta is here. Outro."
+    citations = [
+        {"source": "f", "start": 7, "end": 26, "quote": "alpha beta is here.", "passage": source},
+        {"source": "f", "start": 0, "end": 5, "quote": "Wrong", "passage": "Intro only"},
+    ]
+    m = citation_metrics(citations, EVIDENCE, lambda path: source)
+    assert m == {"citation_validity": 0.5, "citation_precision": 0.5}
+    assert citation_metrics([], EVIDENCE, lambda path: source) == {}
+    assert "citation_precision" not in citation_metrics(citations, [], lambda path: source)

@@ -1,0 +1,37 @@
+"""An eval corpus gets its own index, cached by content so a second run does not re-embed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rag.config import Settings
+from rag.engine import IngestReport, RagEngine
+from rag.errors import IndexMissingError
+from rag.index import require_index
+from rag.loaders import collect_files
+
+
+def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
+    """A hash of the corpus's files (names and bytes) and of the settings that shape the index."""
+    digest = hashlib.sha256()
+    shape = (settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+    digest.update(repr(shape).encode())
+    files, _ = collect_files([corpus])
+    for path in sorted(files):
+        digest.update(str(path.relative_to(corpus.resolve())).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def engine_for_corpus(
+    corpus: Path, settings: Settings, show_progress: bool = False
+) -> tuple[RagEngine, IngestReport | None]:
+    """An engine over `corpus`'s own cached index in the data dir; ingests on first use."""
+    cache_dir = settings.data_dir / "eval-corpora" / corpus_fingerprint(corpus, settings)
+    engine = RagEngine(settings.model_copy(update={"data_dir": cache_dir}))
+    try:
+        require_index(engine.settings.index_dir)
+    except IndexMissingError:
+        return engine, engine.ingest([corpus], show_progress=show_progress)
+    return engine, None
