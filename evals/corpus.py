@@ -8,14 +8,14 @@ from pathlib import Path
 from rag.config import Settings
 from rag.engine import IngestReport, RagEngine
 from rag.errors import IndexMissingError
-from rag.index import require_index
+from rag.index import FORMAT_VERSION, require_index
 from rag.loaders import collect_files
 
 
 def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
-    """A hash of the corpus's files (names and bytes) and of the settings that shape the index."""
+    """A hash of the corpus's files (names and bytes) and of what shapes the index built."""
     digest = hashlib.sha256()
-    shape = (settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+    shape = (FORMAT_VERSION, settings.embed_model, settings.chunk_size, settings.chunk_overlap)
     digest.update(repr(shape).encode())
     files, _ = collect_files([corpus])
     for path in sorted(files):

@@ -15,7 +15,7 @@ import numpy as np
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode
+from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 from rag.errors import IndexCorruptError, IndexMissingError
@@ -136,11 +136,20 @@ class CorpusIndex:
             changed.append(doc)
         if changed:
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
-            self.index._show_progress = show_progress
+            self._embed(nodes, show_progress)
             self.index.insert_nodes(nodes)
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
         return outcome
+
+    def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
+        """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""
+        texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+        vectors = self.index._embed_model.get_text_embedding_batch(
+            texts, show_progress=show_progress
+        )
+        for node, vector in zip(nodes, vectors, strict=True):
+            node.embedding = vector
 
     def delete(self, doc_id: str) -> None:
         """Remove a document's chunks from FAISS, the index and the docstore."""
