@@ -4,18 +4,19 @@ from rag import offline  # noqa: F401  (must run before the libraries below are 
 from rag.config import Settings
 from rag.engine import IngestReport, RagEngine
 from rag.errors import (
+    DocumentNotFoundError,
     EmptyQuestionError,
     IndexCorruptError,
     IndexMissingError,
     ModelMissingError,
     RagError,
-    UnsupportedFileError,
 )
 from rag.types import Answer, Citation, Passage
 
 __all__ = [
     "Answer",
     "Citation",
+    "DocumentNotFoundError",
     "EmptyQuestionError",
     "IndexCorruptError",
     "IndexMissingError",
@@ -25,5 +26,4 @@ __all__ = [
     "RagEngine",
     "RagError",
     "Settings",
-    "UnsupportedFileError",
 ]

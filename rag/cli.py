@@ -128,15 +128,36 @@ def chat(ctx: typer.Context) -> None:
         typer.echo(render(answer) + "\n")
 
 
-@app.command()
+docs_app = typer.Typer(help="List or delete indexed documents.", invoke_without_command=True)
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.callback()
 def docs(ctx: typer.Context) -> None:
-    """List the indexed documents."""
+    """List the indexed documents (chunks, when ingested, path, title)."""
+    if ctx.invoked_subcommand:
+        return
     try:
         documents = _engine(ctx).documents()
     except RagError as error:
         raise _fail(error) from error
     for doc in documents:
-        typer.echo(f"{doc.chunks:>5} chunks  {doc.source}  {doc.title}")
+        typer.echo(f"{doc.chunks:>5} chunks  {doc.ingested or '-':<25}  {doc.source}  {doc.title}")
+
+
+@docs_app.command("rm")
+def remove(
+    ctx: typer.Context,
+    sources: Annotated[list[Path], typer.Argument(help="Paths as `rag docs` lists them.")],
+) -> None:
+    """Delete documents' chunks from the index (the files themselves are left alone)."""
+    engine = _engine(ctx)
+    for source in sources:
+        try:
+            removed = engine.delete(source)
+        except RagError as error:
+            raise _fail(error) from error
+        err(f"deleted  {removed.source} ({removed.chunks} chunks)", err=True)
 
 
 @app.command()
@@ -146,18 +167,26 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (RAG_UI_PORT).")] = None,
 ) -> None:
     """Serve the chat UI in the browser."""
-    from ui.app import build_app
+    from ui.app import auth_pairs, build_app
 
     engine = _engine(ctx)
+    settings = engine.settings
     try:
         if not engine.has_index():
-            err("No index yet: run `rag ingest DOCS` first.", err=True)
+            err("No index yet: run `rag ingest DOCS` or add documents in the UI.", err=True)
+        auth = auth_pairs(settings.ui_auth)
     except RagError as error:
         raise _fail(error) from error
-    host = host or engine.settings.ui_host
-    port = port or engine.settings.ui_port
+    host = host or settings.ui_host
+    port = port or settings.ui_port
     err(f"Serving the chat on http://{host}:{port}", err=True)
-    build_app(engine).launch(server_name=host, server_port=port, show_error=True)
+    build_app(engine).launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        show_error=True,
+    )
 
 
 @app.command(name="eval")

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1, description="Sentences in an extractive answer.")
     ui_host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
     ui_port: int = Field(7860, description="Port of the chat UI.")
+    ui_auth: str | None = Field(
+        None,
+        description="Basic auth for the UI: `user:password`, or the path of a file with one "
+        "`user:password` per line. Unset: no login.",
+    )
+    max_upload_mb: int = Field(20, ge=1, description="Largest file the UI accepts, in MB.")
 
     @classmethod
     def settings_customise_sources(  # type: ignore[override]
@@ -52,3 +58,13 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """The folder holding the persisted index."""
         return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files uploaded through the UI are kept (citations point at them)."""
+        return self.data_dir / "uploads"
+
+    @property
+    def feedback_file(self) -> Path:
+        """Thumbs up/down from the UI, one JSON object per line."""
+        return self.data_dir / "feedback.jsonl"

@@ -16,7 +16,7 @@ from rag.answer import extractive
 from rag.answer.conversation import condense
 from rag.config import Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
-from rag.errors import EmptyQuestionError, IndexMissingError
+from rag.errors import DocumentNotFoundError, EmptyQuestionError, IndexMissingError
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents
 from rag.retrieve import Retriever
@@ -111,6 +111,20 @@ class RagEngine:
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents."""
         return self._load_index().documents()
+
+    def delete(self, source: str | Path) -> DocumentInfo:
+        """Remove a document (by its path, as listed by `documents()`) and persist the index."""
+        wanted = str(Path(source).resolve()) if Path(source).exists() else str(source)
+        with self._write_lock:
+            index = self._load_index()
+            match = [d for d in index.documents() if wanted in (d.source, d.doc_id)]
+            if not match:
+                raise DocumentNotFoundError(
+                    f"{source} is not in the index. `rag docs` lists the indexed documents."
+                )
+            index.delete(match[0].doc_id)
+            index.persist(self.settings.index_dir)
+        return match[0]
 
     def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
         """Answer a question; `history` holds the earlier turns' standalone queries."""

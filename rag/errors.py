@@ -25,9 +25,9 @@ class ModelMissingError(RagError):
     """The embedding model cannot be found or fails its checksum."""
 
 
-class UnsupportedFileError(RagError):
-    """A file cannot be ingested (binary, empty, undecodable, wrong type)."""
-
-
 class EmptyQuestionError(RagError):
     """The question is empty or only whitespace."""
+
+
+class DocumentNotFoundError(RagError):
+    """The document named is not in the index."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -57,6 +58,7 @@ class DocumentInfo:
     source: str
     title: str
     chunks: int
+    ingested: str  # ISO date and time of the last add or replace (UTC)
 
 
 class CorpusIndex:
@@ -66,6 +68,7 @@ class CorpusIndex:
         self.index = index
         self._store = store
         self._meta = meta
+        self._ingested: dict[str, str] = meta.setdefault("ingested", {})
 
     @classmethod
     def create(cls, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
@@ -138,8 +141,10 @@ class CorpusIndex:
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             self._embed(nodes, show_progress)
             self.index.insert_nodes(nodes)
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
+                self._ingested[doc.doc_id] = now
         return outcome
 
     def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
@@ -157,6 +162,7 @@ class CorpusIndex:
         if info is not None:
             self._store.delete_nodes(list(info.node_ids))
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
+        self._ingested.pop(doc_id, None)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents, sorted by source path."""
@@ -169,6 +175,7 @@ class CorpusIndex:
                     source=meta.get("file_path", doc_id),
                     title=meta.get("title", ""),
                     chunks=len(info.node_ids),
+                    ingested=self._ingested.get(doc_id, ""),
                 )
             )
         return sorted(infos, key=lambda d: d.source)

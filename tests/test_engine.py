@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from rag import IndexCorruptError, IndexMissingError, RagEngine, Settings
+from rag import DocumentNotFoundError, IndexCorruptError, IndexMissingError, RagEngine, Settings
 from rag.loaders import read_source_text
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
 PESKOV_QUOTE = "First, we must have all details of the offer."
+SEED_NAME = "ukraine-russia-ceasefire-2025-03-13.txt"
 
 
 def _assert_citations_verbatim(answer):
@@ -134,3 +135,25 @@ def test_ingest_and_ask_work_in_a_process_without_network(tmp_path, seed_corpus)
         text=True,
     )
     assert PESKOV_QUOTE in json.loads(asked.stdout)["text"]
+
+
+def test_deleting_a_document_removes_its_chunks_everywhere(tmp_path, seed_corpus):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    note = corpus / "note.md"
+    note.write_text("# Note\n\nThe Lindqvist meeting is on Friday in Tromsø.\n")
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = RagEngine(settings)
+    total = engine.ingest([corpus]).chunks
+    removed = engine.delete(note)
+    assert removed.source == str(note.resolve()) and removed.chunks >= 1
+    reloaded = RagEngine(settings)  # loading runs the FAISS/docstore consistency check
+    assert [d.source for d in reloaded.documents()] == [str((corpus / SEED_NAME).resolve())]
+    assert sum(d.chunks for d in reloaded.documents()) == total - removed.chunks
+    assert reloaded.ask("When is the Lindqvist meeting?").refused
+    assert note.exists()  # the file itself is the user's
+    with pytest.raises(DocumentNotFoundError, match="rag docs"):
+        reloaded.delete(note)
+    # Re-adding after a delete reuses no FAISS id still in use.
+    assert reloaded.ingest([note]).outcomes == {str(note.resolve()): "added"}
+    assert "Friday" in RagEngine(settings).ask("When is the Lindqvist meeting?").text

@@ -1,17 +1,20 @@
-"""The Gradio UI end to end: a real engine on the seed corpus, a real server, Debian chromium."""
+"""The Gradio UI end to end: a real engine, a real server, Debian chromium through Playwright."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rag import Answer, Citation, Passage, RagEngine, Settings
-from ui.app import build_app, render_sources
+from rag import RagEngine, Settings
+from ui.app import build_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,6 +29,7 @@ CHROMIUM_ARGS = [
 PESKOV_QUOTE = "First, we must have all details of the offer"
 PESKOV_FILE = "ukraine-russia-ceasefire-2025-03-13.txt"
 ANSWER_TIMEOUT_MS = 30_000
+LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 
 def _free_port() -> int:
@@ -34,17 +38,39 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def url(seed_settings: Settings) -> Iterator[str]:
-    """A running app over the session's seed index."""
-    engine = RagEngine(seed_settings)
+def _serve(engine: RagEngine, **launch) -> Iterator[str]:
+    """Launch the app as `rag serve` does, on a free port; yields its URL."""
     port = _free_port()
     app = build_app(engine)
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        max_file_size=f"{engine.settings.max_upload_mb}mb",
+        **launch,
+    )
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
+
+
+@pytest.fixture(scope="module")
+def url(seed_settings: Settings) -> Iterator[str]:
+    """A running app over the session's seed index (read-only tests)."""
+    yield from _serve(RagEngine(seed_settings))
+
+
+@pytest.fixture
+def own_settings(seed_settings: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the seed index, for tests that change the corpus."""
+    shutil.copytree(seed_settings.data_dir, tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def own_url(own_settings: Settings) -> Iterator[str]:
+    yield from _serve(RagEngine(own_settings))
 
 
 @pytest.fixture(scope="module")
@@ -57,42 +83,98 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, url: str) -> Iterator[Page]:
-    """A fresh page, so each test starts a new chat session."""
+def _open(browser: Browser, url: str) -> Iterator[Page]:
+    """A fresh page (a new chat session) that fails the test on any non-local request."""
     page = browser.new_page()
+    outside: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(LOCAL_PREFIXES):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(url, wait_until="load")  # Gradio never reaches "networkidle"
+    expect(page.locator("#question textarea")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     yield page
     page.close()
+    assert outside == [], f"the page reached beyond this machine: {outside}"
+    assert dialogs == [], f"a dialog fired: {dialogs}"
+
+
+@pytest.fixture
+def page(browser: Browser, url: str) -> Iterator[Page]:
+    yield from _open(browser, url)
+
+
+@pytest.fixture
+def own_page(browser: Browser, own_url: str) -> Iterator[Page]:
+    yield from _open(browser, own_url)
 
 
 def _ask(page: Page, question: str) -> None:
+    """Ask, and wait until the answer has finished streaming."""
+    answers = page.locator("#chat .message.bot")
+    before = answers.count()
     box = page.locator("#question textarea")
     box.fill(question)
     box.press("Enter")
-
-
-@pytest.mark.browser
-def test_answer_quotes_and_cites_the_source(page: Page, tmp_path: Path) -> None:
-    _ask(page, "What did Peskov say?")
-    expect(page.locator("#chat")).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
-    sources = page.locator("#sources")
-    expect(sources).to_contain_text(PESKOV_FILE)
-    expect(sources.get_by_text(PESKOV_FILE)).to_be_visible()
-    page.screenshot(path=tmp_path / "peskov.png", full_page=True)
-
-
-@pytest.mark.browser
-def test_unanswerable_question_is_refused_with_related_passages(page: Page) -> None:
-    _ask(page, "Who won the 2022 FIFA World Cup?")
-    expect(page.locator("#chat")).to_contain_text(
-        "The documents don't say", timeout=ANSWER_TIMEOUT_MS
+    expect(answers).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#chat .pending, #chat .streaming")).to_have_count(
+        0, timeout=ANSWER_TIMEOUT_MS
     )
+
+
+def _last_answer(page: Page):
+    return page.locator("#chat .message.bot").last
+
+
+pytestmark = pytest.mark.browser
+
+
+def test_answer_quotes_and_cites_the_source_with_the_quote_highlighted(page, tmp_path):
+    _ask(page, "What did Peskov say?")
+    expect(_last_answer(page)).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
+    sources = page.locator("#sources")
+    expect(sources.get_by_text(PESKOV_FILE)).to_be_visible()
+    expect(sources.locator("mark")).to_contain_text(PESKOV_QUOTE)
+    page.screenshot(path=tmp_path / "answer.png", full_page=True)
+
+
+def test_clicking_a_citation_brings_its_source_into_view(page, tmp_path):
+    _ask(page, "What did Peskov say?")
+    marker = _last_answer(page).locator("a.cite").first
+    expect(marker).to_have_text("[1]", timeout=ANSWER_TIMEOUT_MS)
+    pages_before = len(page.context.pages)
+    marker.click()
+    source = page.locator("#src-1")
+    expect(source).to_have_class("source active")
+    expect(source).to_be_in_viewport()
+    assert len(page.context.pages) == pages_before  # no new tab
+    page.screenshot(path=tmp_path / "citation-clicked.png", full_page=True)
+
+
+def test_unanswerable_question_is_refused_with_related_passages(page, tmp_path):
+    _ask(page, "Who won the 2022 FIFA World Cup?")
+    expect(_last_answer(page)).to_contain_text("The documents don't say", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#sources")).to_contain_text("Related, not an answer")
+    page.screenshot(path=tmp_path / "refused.png", full_page=True)
 
 
-@pytest.mark.browser
-def test_follow_up_uses_the_previous_turn(page: Page) -> None:
+def test_top_k_in_the_settings_drawer_changes_the_passages_shown(page):
+    page.locator("#settings").get_by_text("Settings").click()
+    slider = page.locator("#settings input[type=number]")
+    slider.fill("2")
+    slider.press("Enter")
+    _ask(page, "Who won the 2022 FIFA World Cup?")
+    expect(page.locator("#sources ol.related > li")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
+
+
+def test_follow_up_uses_the_previous_turn(page):
     _ask(page, "What did Trump say?")
     chat = page.locator("#chat")
     expect(chat).to_contain_text("We want to put this war behind us", timeout=ANSWER_TIMEOUT_MS)
@@ -100,28 +182,105 @@ def test_follow_up_uses_the_previous_turn(page: Page) -> None:
     searched = chat.locator(".searched")
     expect(searched).to_contain_text("Searched for:", timeout=ANSWER_TIMEOUT_MS)
     expect(searched).to_contain_text("Trump")
-    last_answer = chat.locator(".message.bot").last
-    expect(last_answer).to_contain_text("Putin")
+    expect(_last_answer(page)).to_contain_text("Putin")
 
 
-@pytest.mark.slow
-def test_ask_api_returns_the_answer_dict(url: str) -> None:
+def test_an_example_question_can_be_clicked_on_an_empty_chat(page):
+    page.get_by_text("What did Peskov say?").first.click()
+    expect(_last_answer(page)).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
+
+
+def test_thumbs_are_recorded_in_the_feedback_file(own_page, own_settings):
+    _ask(own_page, "What did Peskov say?")
+    expect(_last_answer(own_page)).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
+    own_page.get_by_label("Like").last.click()
+    expect(own_page.get_by_text("Thanks for the feedback")).to_be_visible()
+    entries = [json.loads(line) for line in own_settings.feedback_file.read_text().splitlines()]
+    assert len(entries) == 1 and entries[0]["liked"] is True
+    assert PESKOV_QUOTE in entries[0]["answer"]
+    assert entries[0]["question"] == "What did Peskov say?"
+
+
+def _upload(page: Page, *files: Path) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(f) for f in files])
+    page.locator("#add").click()
+
+
+def test_upload_ask_delete_then_the_answer_is_refused(own_page, tmp_path):
+    note = tmp_path / "ferry notes.md"
+    note.write_text("# Ferry notes\n\nThe Lindqvist ferry to Tromsø leaves at 07:40 daily.\n")
+    empty = tmp_path / "empty.md"
+    empty.write_text("")
+    _upload(own_page, note, empty)
+    result = own_page.locator("#ingest-result")
+    expect(result).to_contain_text("ferry notes.md", timeout=ANSWER_TIMEOUT_MS)
+    expect(result.locator("tr.added")).to_contain_text("added")
+    expect(result.locator("tr.rejected")).to_contain_text("empty file")
+    expect(own_page.locator("#documents")).to_contain_text("ferry notes.md")
+    own_page.screenshot(path=tmp_path / "documents.png", full_page=True)
+
+    own_page.get_by_role("tab", name="Chat").click()
+    _ask(own_page, "When does the Lindqvist ferry leave?")
+    expect(_last_answer(own_page)).to_contain_text("07:40", timeout=ANSWER_TIMEOUT_MS)
+    expect(own_page.locator("#sources")).to_contain_text("ferry notes.md")
+
+    own_page.get_by_role("tab", name="Documents").click()
+    own_page.locator("#delete-choice input").click()
+    own_page.get_by_role("option", name="ferry notes.md").click()
+    own_page.locator("#delete").click()
+    expect(own_page.locator("#ingest-result")).to_contain_text("Deleted ferry notes.md")
+    expect(own_page.locator("#documents")).not_to_contain_text("ferry notes.md")
+
+    own_page.get_by_role("tab", name="Chat").click()
+    _ask(own_page, "When does the Lindqvist ferry leave?")
+    expect(_last_answer(own_page)).to_contain_text(
+        "The documents don't say", timeout=ANSWER_TIMEOUT_MS
+    )
+
+
+def test_html_and_script_in_documents_render_as_text(own_page, tmp_path):
+    evil = tmp_path / "evil.md"
+    evil.write_text(
+        "# Zanzibar memo\n\n"
+        'The Zanzibar memo says <script>alert("script")</script> is harmless.\n'
+        "The Zanzibar memo adds <img src=x onerror=\"alert('img')\"> as a picture.\n"
+        "The Zanzibar memo links [click me](javascript:alert('link')) for details.\n"
+    )
+    _upload(own_page, evil)
+    expect(own_page.locator("#ingest-result")).to_contain_text("added", timeout=ANSWER_TIMEOUT_MS)
+    own_page.get_by_role("tab", name="Chat").click()
+    _ask(own_page, "What does the Zanzibar memo say?")
+    answer = _last_answer(own_page)
+    expect(answer).to_contain_text("<script>", timeout=ANSWER_TIMEOUT_MS)
+    expect(own_page.locator("#sources")).to_contain_text("Zanzibar")
+    for selector in ("#chat script", "#chat img[src=x]", "#sources img", "#sources script"):
+        assert own_page.locator(selector).count() == 0, selector
+    assert own_page.locator("a[href^='javascript']").count() == 0
+    own_page.get_by_text("click me", exact=False).first.click()  # inert text, no dialog
+
+
+def test_the_ask_api_returns_the_answer_dict(url):
     client = Client(url, verbose=False)
     result = client.predict("What did Peskov say?", api_name="/ask")
-    assert isinstance(result, dict)
     assert result["refused"] is False
     assert PESKOV_QUOTE in result["citations"][0]["quote"]
+    follow_up = client.predict(
+        "Whose cooperation did he hope for?", ["What did Trump say?"], api_name="/ask"
+    )
+    assert "Trump" in follow_up["query"] and "Putin" in follow_up["text"]
     with pytest.raises(Exception, match="The question is empty"):
         client.predict("   ", api_name="/ask")
 
 
-def test_sources_escape_document_text() -> None:
-    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-    citation = Citation(1, "d", f"/tmp/{evil}.txt", evil, evil, 0, 1, evil, 1.0)
-    passage = Passage(1, "c", "d", f"/tmp/{evil}.txt", evil, evil, 0, 1, 1.0)
-    answered = Answer(evil, evil, evil, [citation], [passage])
-    refused = Answer(evil, evil, "", [], [passage], refused=True, refusal_reason=evil)
-    for answer in (answered, refused):
-        rendered = render_sources(answer)
-        assert "<img" not in rendered and "<script" not in rendered
-        assert "&lt;script&gt;" in rendered
+def test_basic_auth_refuses_a_wrong_password(seed_settings, browser):
+    for url in _serve(RagEngine(seed_settings), auth=[("ann", "s3cret")]):
+        wrong = httpx.post(f"{url}login", data={"username": "ann", "password": "nope"})
+        assert wrong.status_code in (400, 401)
+        right = httpx.post(f"{url}login", data={"username": "ann", "password": "s3cret"})
+        assert right.status_code == 200
+        assert httpx.get(f"{url}config").status_code == 401  # nothing without a login
+        page = browser.new_page()
+        page.goto(url, wait_until="load")
+        expect(page.get_by_text("Login").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        page.close()

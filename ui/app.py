@@ -1,119 +1,246 @@
-"""The Gradio chat front door: `build_app(engine)`; launching lives in the CLI."""
+"""The Gradio front door: `build_app(engine)`; launching lives in the CLI (`rag serve`)."""
 
 from __future__ import annotations
 
-import html
+import datetime as dt
+import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from rag import Answer, RagEngine, RagError
+from rag import RagEngine, RagError
+from ui.render import (
+    esc,
+    render_documents,
+    render_ingest,
+    render_message,
+    render_sources,
+    stream_message,
+)
 
+EXAMPLES = [
+    "What did Peskov say?",
+    "Which town fell to Russian forces?",
+    "Who confirmed talking to his Russian counterpart?",
+]
+UPLOAD_TYPES = [".txt", ".md"]
+
+# Scoped by Gradio to the sources panel.
 _SOURCES_CSS = """
 .sources { font-size: 0.95em; }
 .sources .refused { font-weight: 600; }
 .sources .label { font-weight: 600; margin-top: 0.5em; }
-.sources li { margin-bottom: 0.6em; }
+.sources li { margin-bottom: 0.6em; scroll-margin-top: 1em; }
+.sources li.active { outline: 2px solid #f97316; border-radius: 4px; }
 .sources .file { font-family: monospace; }
+.sources .span { color: #888; font-size: 0.85em; }
 .sources blockquote { margin: 0.2em 0 0 0; padding-left: 0.6em; border-left: 3px solid #bbb; }
+.sources mark { background: #fde68a; }
+"""
+_TABLE_CSS = "td, th { padding: 0.2em 0.6em; text-align: left; }"
+
+# [n] links in an answer scroll their source into view and outline it. Gradio opens chat
+# links in a new tab, so the click is caught (capture phase) before the browser follows it.
+_SCROLL_TO_SOURCE_JS = """
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a.cite");
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const target = document.getElementById(link.getAttribute("href").slice(1));
+  if (!target) return;
+  document.querySelectorAll(".sources li.active").forEach((el) => el.classList.remove("active"));
+  target.classList.add("active");
+  target.scrollIntoView({block: "center"});
+}, true);
 """
 
-
-def _esc(text: str) -> str:
-    """Escape user or document text for an HTML context (quotes included)."""
-    return html.escape(text, quote=True)
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
-def render_message(answer: Answer) -> str:
-    """The chat bubble: the answer text, escaped, with the searched query when it differs."""
-    parts = []
-    if answer.query != answer.question:
-        parts.append(f'<p class="searched"><em>Searched for: {_esc(answer.query)}</em></p>')
-    parts.append(f"<p>{_esc(answer.text).replace(chr(10), '<br>')}</p>")
-    return "".join(parts)
-
-
-def render_sources(answer: Answer) -> str:
-    """The sources panel: each citation's [n], file, title and quote; or related passages."""
-    if answer.refused:
-        items = [
-            f'<li><span class="file">{_esc(Path(p.source).name)}</span> · {_esc(p.title)}'
-            f"<blockquote>{_esc(p.text)}</blockquote></li>"
-            for p in answer.retrieved
-        ]
-        return (
-            '<div class="sources"><p class="refused">Refused: the documents don\'t answer this'
-            f"{': ' + _esc(answer.refusal_reason) if answer.refusal_reason else '.'}</p>"
-            f'<p class="label">Related, not an answer</p><ol>{"".join(items)}</ol></div>'
-        )
-    items = [
-        f'<li><strong>[{c.n}]</strong> <span class="file">{_esc(Path(c.source).name)}</span>'
-        f" · {_esc(c.title)}<blockquote>{_esc(c.quote)}</blockquote></li>"
-        for c in answer.citations
-    ]
-    return f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul></div>'
+def safe_upload_name(name: str) -> str:
+    """A file name with no directory part, no leading dots and no odd characters."""
+    cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
+    return cleaned or "upload.txt"
 
 
 def build_app(engine: RagEngine) -> gr.Blocks:
-    """A chat over the indexed documents, with a sources panel and an `/ask` API endpoint."""
+    """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint."""
+    settings = engine.settings
 
-    def answer(question: str, history: list[str] | None = None) -> Answer:
+    def respond(message: str, chat: list[dict[str, Any]], queries: list[str], top_k: int):
+        if not message.strip():
+            gr.Warning("The question is empty. Ask something about the documents.")
+            return
+        chat = [*chat, {"role": "user", "content": esc(message.strip())}]
+        pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
+        yield [*chat, pending], queries, gr.skip(), ""
         try:
-            return engine.ask(question, history=history)
+            result = engine.ask(message, history=queries, k=int(top_k))
         except RagError as err:
-            # The message may quote paths or the question: escape it, the modal renders HTML.
-            raise gr.Error(_esc(str(err)), print_exception=False) from err
+            failed = {"role": "assistant", "content": f'<p class="error">{esc(str(err))}</p>'}
+            yield [*chat, failed], queries, "", gr.skip()
+            return
+        for partial in stream_message(result):
+            streaming = {"role": "assistant", "content": partial}
+            yield [*chat, streaming], queries, gr.skip(), gr.skip()
+        final = {"role": "assistant", "content": render_message(result)}
+        yield [*chat, final], [*queries, result.query], render_sources(result), gr.skip()
 
-    def respond(
-        message: str, chat: list[dict[str, Any]], queries: list[str]
-    ) -> tuple[list[dict[str, Any]], list[str], str, str]:
-        result = answer(message, queries)
-        chat = [
-            *chat,
-            {"role": "user", "content": _esc(message.strip())},
-            {"role": "assistant", "content": render_message(result)},
-        ]
-        return chat, [*queries, result.query], render_sources(result), ""
+    def pick_example(example: gr.SelectData) -> str:
+        return example.value["text"]
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer a question (`history`: earlier answers' `query`); returns `Answer.to_dict()`."""
-        return answer(question, history).to_dict()
+        try:
+            return engine.ask(question, history=history).to_dict()
+        except RagError as err:
+            # The message may quote paths or the question: escape it, the modal renders HTML.
+            raise gr.Error(esc(str(err)), print_exception=False) from err
+
+    def record_feedback(chat: list[dict[str, Any]], like: gr.LikeData) -> None:
+        at = like.index if isinstance(like.index, int) else len(chat) - 1
+        entry = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "liked": like.liked,
+            "question": _message_html(chat[at - 1]) if at > 0 else "",
+            "answer": _message_html(chat[at]),
+        }
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with settings.feedback_file.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        gr.Info("Thanks for the feedback.")
+
+    def list_documents() -> tuple[str, Any]:
+        try:
+            documents = engine.documents() if engine.has_index() else []
+        except RagError as err:
+            return f'<p class="error">{esc(str(err))}</p>', gr.update(choices=[])
+        choices = [(Path(d.source).name, d.source) for d in documents]
+        return render_documents(documents), gr.update(choices=choices, value=None)
+
+    def upload(
+        files: list[str] | None,
+        progress=gr.Progress(),  # noqa: B008 (how Gradio injects a progress bar)
+    ) -> tuple[str, str, Any]:
+        if not files:
+            return "<p>Choose files to add first.</p>", *list_documents()
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        names: dict[str, str] = {}
+        kept: list[Path] = []
+        for temp in files:
+            target = settings.uploads_dir / safe_upload_name(Path(temp).name)
+            shutil.copyfile(temp, target)
+            names[str(target.resolve())] = target.name
+            kept.append(target)
+        progress(0.2, desc="Embedding")
+        try:
+            report = engine.ingest(kept)
+        except RagError as err:
+            return f'<p class="error">{esc(str(err))}</p>', *list_documents()
+        for rejection in report.rejected:  # keep no copy of what the index does not hold
+            Path(rejection.path).unlink(missing_ok=True)
+        return render_ingest(report, names), *list_documents()
+
+    def delete(source: str | None) -> tuple[str, str, Any]:
+        if not source:
+            return "<p>Choose a document to delete.</p>", *list_documents()
+        try:
+            removed = engine.delete(source)
+        except RagError as err:
+            return f'<p class="error">{esc(str(err))}</p>', *list_documents()
+        message = f"<p>Deleted {esc(Path(removed.source).name)} ({removed.chunks} chunks).</p>"
+        return message, *list_documents()
 
     with gr.Blocks(title="Ask your documents") as app:
         gr.Markdown("# Ask your documents\nAnswers quote the documents and cite them as [n].")
-        chatbot = gr.Chatbot(
-            label="Chat",
-            elem_id="chat",
-            # Messages are HTML we escaped ourselves: no Markdown or LaTeX parsing of
-            # document text, and the sanitizer stays on as a second line of defence.
-            render_markdown=False,
-            sanitize_html=True,
-            allow_tags=False,
-            latex_delimiters=[],
-            buttons=["copy"],
-            feedback_options=None,
-        )
-        queries = gr.State([])
-        with gr.Row():
-            textbox = gr.Textbox(
-                placeholder="Ask a question, e.g. What did Peskov say?",
-                show_label=False,
-                scale=4,
-                elem_id="question",
+        with gr.Tab("Chat"):
+            chatbot = gr.Chatbot(
+                label="Chat",
+                elem_id="chat",
+                # Messages are HTML we escaped ourselves: no Markdown or LaTeX parsing of
+                # document text, and the sanitizer stays on as a second line of defence.
+                render_markdown=False,
+                sanitize_html=True,
+                allow_tags=False,
+                latex_delimiters=[],
+                buttons=["copy"],
+                feedback_options=("Like", "Dislike"),
+                examples=[{"text": q} for q in EXAMPLES],
             )
-            submit = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-        sources = gr.HTML(
-            "", css_template=_SOURCES_CSS, js_on_load=None, elem_id="sources", padding=True
+            queries = gr.State([])
+            with gr.Row():
+                textbox = gr.Textbox(
+                    placeholder="Ask a question, e.g. What did Peskov say?",
+                    show_label=False,
+                    scale=4,
+                    elem_id="question",
+                )
+                submit = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            with gr.Accordion("Settings", open=False, elem_id="settings"):
+                top_k = gr.Slider(
+                    1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)"
+                )
+            sources = gr.HTML(
+                "",
+                elem_id="sources",
+                padding=True,
+                css_template=_SOURCES_CSS,
+                js_on_load=_SCROLL_TO_SOURCE_JS,
+            )
+        with gr.Tab("Documents", elem_id="documents-tab"):
+            files = gr.File(
+                label=f"Add documents ({', '.join(UPLOAD_TYPES)}; at most "
+                f"{settings.max_upload_mb} MB each)",
+                file_count="multiple",
+                file_types=UPLOAD_TYPES,
+                elem_id="upload",
+            )
+            add = gr.Button("Add to the index", variant="primary", elem_id="add")
+            ingest_result = gr.HTML(
+                "", elem_id="ingest-result", css_template=_TABLE_CSS, js_on_load=None
+            )
+            documents = gr.HTML("", elem_id="documents", css_template=_TABLE_CSS, js_on_load=None)
+            with gr.Row():
+                to_delete = gr.Dropdown(label="Document", choices=[], elem_id="delete-choice")
+                remove = gr.Button("Delete from the index", variant="stop", elem_id="delete")
+
+        chat_inputs = [textbox, chatbot, queries, top_k]
+        chat_outputs = [chatbot, queries, sources, textbox]
+        gr.on([textbox.submit, submit.click], respond, chat_inputs, chat_outputs,
+              api_visibility="private")  # fmt: skip
+        chatbot.example_select(pick_example, None, textbox, api_visibility="private").then(
+            respond, chat_inputs, chat_outputs, api_visibility="private"
         )
-        gr.on(
-            [textbox.submit, submit.click],
-            respond,
-            inputs=[textbox, chatbot, queries],
-            outputs=[chatbot, queries, sources, textbox],
-            api_visibility="private",
-        )
+        chatbot.like(record_feedback, chatbot, None, api_visibility="private")
         # The chat's clear button must also forget the follow-up history and the sources.
         chatbot.clear(lambda: ([], ""), outputs=[queries, sources], api_visibility="private")
+        doc_outputs = [ingest_result, documents, to_delete]
+        add.click(upload, files, doc_outputs, api_visibility="private")
+        remove.click(delete, to_delete, doc_outputs, api_visibility="private")
+        app.load(list_documents, None, [documents, to_delete], api_visibility="private")
         gr.api(ask, api_name="ask")
     return app
+
+
+def _message_html(message: dict[str, Any]) -> str:
+    """A chat message's content as one string (Gradio may hand it back as a list of parts)."""
+    content = message["content"]
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def auth_pairs(setting: str | None) -> list[tuple[str, str]] | None:
+    """`RAG_UI_AUTH` as Gradio's auth list: `user:password`, or a file of such lines."""
+    if not setting:
+        return None
+    path = Path(setting)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else [setting]
+    pairs = [tuple(line.split(":", 1)) for line in lines if ":" in line]
+    if not pairs:
+        raise RagError("RAG_UI_AUTH must be `user:password` or a file of such lines.")
+    return [(user.strip(), password) for user, password in pairs]

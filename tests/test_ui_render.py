@@ -1,0 +1,67 @@
+"""UI helpers without a browser: escaping, streaming pieces, upload names, auth setting."""
+
+import pytest
+
+from rag import Answer, Citation, Passage, RagError
+from ui.app import auth_pairs, safe_upload_name
+from ui.render import render_message, render_sources, stream_message
+
+EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+
+
+def _answer(text: str, refused: bool = False) -> Answer:
+    citation = Citation(1, "d", f"/tmp/{EVIL}.txt", EVIL, EVIL, 0, 1, f"a {EVIL} b", 1.0)
+    passage = Passage(1, "c", "d", f"/tmp/{EVIL}.txt", EVIL, EVIL, 0, 1, 1.0)
+    return Answer(EVIL, EVIL, text, [] if refused else [citation], [passage], refused, EVIL)
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_document_and_user_text_is_escaped(refused):
+    answer = _answer(f"{EVIL} [1]", refused)
+    for rendered in (render_sources(answer), render_message(answer)):
+        assert "<img" not in rendered and "<script" not in rendered
+        assert "&lt;script&gt;" in rendered
+
+
+def test_the_quote_is_highlighted_inside_its_passage():
+    rendered = render_sources(_answer("x [1]"))
+    assert '<li id="src-1" class="source">' in rendered
+    assert "a <mark>&lt;img" in rendered and "&lt;/script&gt;</mark> b" in rendered
+
+
+def test_markers_become_links_to_their_source():
+    rendered = render_message(Answer("q", "q", "One. [1] Two. [2]", [], []))
+    assert '<a class="cite" href="#src-1">[1]</a>' in rendered
+    assert 'href="#src-2"' in rendered
+
+
+def test_an_answer_streams_one_cited_sentence_at_a_time():
+    answer = Answer("q", "q", "First sentence. [1] Second one, longer. [1] [2]", [], [])
+    pieces = list(stream_message(answer))
+    assert len(pieces) == 2
+    assert "First sentence." in pieces[0] and "Second" not in pieces[0]
+    assert pieces[-1] == render_message(answer)
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\evil.md", "evil.md"),
+        ("notes <b>.md", "notes _b_.md"),
+        ("...", "upload.txt"),
+        (".hidden.txt", "hidden.txt"),
+    ],
+)
+def test_upload_names_cannot_escape_the_uploads_folder(name, safe):
+    assert safe_upload_name(name) == safe
+
+
+def test_auth_setting_from_a_pair_or_a_file(tmp_path):
+    assert auth_pairs(None) is None
+    assert auth_pairs("ann:s3:cret") == [("ann", "s3:cret")]
+    users = tmp_path / "users"
+    users.write_text("ann:one\nbob:two\n")
+    assert auth_pairs(str(users)) == [("ann", "one"), ("bob", "two")]
+    with pytest.raises(RagError, match="user:password"):
+        auth_pairs("no-colon")

@@ -1,0 +1,115 @@
+"""HTML for the chat and its panels, from `Answer`s. Every user or document string is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag import Answer, IngestReport
+from rag.index import DocumentInfo
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# One answer sentence with the marker(s) that follow it: the unit of streaming.
+_PIECE = re.compile(r".+?(?:\s*\[\d+\])+|.+$", re.S)
+
+
+def esc(text: str) -> str:
+    """Escape user or document text for an HTML context (quotes included)."""
+    return html.escape(text, quote=True)
+
+
+def _link_markers(escaped: str) -> str:
+    """Turn [n] into a link that brings source n into view (see `SCROLL_TO_SOURCE_JS`)."""
+    return _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', escaped)
+
+
+def render_message(answer: Answer, text: str | None = None) -> str:
+    """The chat bubble: (part of) the answer text, with the searched query when it differs.
+
+    A partial text is marked `streaming`, so a reader (or a test) can tell when it is done.
+    """
+    parts = []
+    if answer.query != answer.question:
+        parts.append(f'<p class="searched"><em>Searched for: {esc(answer.query)}</em></p>')
+    body = _link_markers(esc(answer.text if text is None else text)).replace("\n", "<br>")
+    kind = "refusal" if answer.refused else "answer"
+    if text is not None and text != answer.text:
+        kind += " streaming"
+    parts.append(f'<p class="{kind}">{body}</p>')
+    return "".join(parts)
+
+
+def stream_message(answer: Answer) -> Iterator[str]:
+    """The bubble growing one cited sentence at a time."""
+    shown = ""
+    for piece in _PIECE.findall(answer.text):
+        shown += piece
+        yield render_message(answer, shown)
+
+
+def _highlight(passage: str, quote: str) -> str:
+    """The passage, escaped, with the quote marked."""
+    at = passage.find(quote)
+    if at < 0 or not quote:
+        return esc(passage)
+    end = at + len(quote)
+    return f"{esc(passage[:at])}<mark>{esc(passage[at:end])}</mark>{esc(passage[end:])}"
+
+
+def render_sources(answer: Answer) -> str:
+    """Each citation's [n], file, title and passage with its quote highlighted; or related."""
+    if answer.refused:
+        reason = f": {esc(answer.refusal_reason)}" if answer.refusal_reason else "."
+        items = [
+            f'<li><span class="file">{esc(Path(p.source).name)}</span> · {esc(p.title)}'
+            f"<blockquote>{esc(p.text)}</blockquote></li>"
+            for p in answer.retrieved
+        ]
+        return (
+            f'<div class="sources"><p class="refused">Refused: the documents don\'t answer '
+            f'this{reason}</p><p class="label">Related, not an answer</p>'
+            f'<ol class="related">{"".join(items)}</ol></div>'
+        )
+    items = [
+        f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
+        f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
+        f'<span class="span">chars {c.start}–{c.end}</span>'
+        f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
+        for c in answer.citations
+    ]
+    return f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul></div>'
+
+
+def render_documents(documents: list[DocumentInfo]) -> str:
+    """The indexed documents as a table."""
+    if not documents:
+        return "<p>No documents indexed yet.</p>"
+    rows = "".join(
+        f"<tr><td>{esc(Path(d.source).name)}</td><td>{esc(d.title)}</td>"
+        f"<td>{d.chunks}</td><td>{esc(d.ingested)}</td></tr>"
+        for d in documents
+    )
+    return (
+        '<table class="documents"><thead><tr><th>file</th><th>title</th><th>chunks</th>'
+        f"<th>ingested (UTC)</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def render_ingest(report: IngestReport, names: dict[str, str]) -> str:
+    """Per uploaded file: added, unchanged, replaced or rejected with the reason."""
+    rows = [
+        f'<tr class="{esc(outcome)}"><td>{esc(names.get(path, Path(path).name))}</td>'
+        f"<td>{esc(outcome)}</td><td></td></tr>"
+        for path, outcome in report.outcomes.items()
+    ]
+    rows += [
+        f'<tr class="rejected"><td>{esc(names.get(r.path, Path(r.path).name))}</td>'
+        f"<td>rejected</td><td>{esc(r.reason)}</td></tr>"
+        for r in report.rejected
+    ]
+    return (
+        '<table class="ingest"><thead><tr><th>file</th><th>result</th><th>reason</th></tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table><p>{esc(report.summary())}</p>"
+    )
