@@ -167,26 +167,20 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (RAG_UI_PORT).")] = None,
 ) -> None:
     """Serve the chat UI in the browser."""
-    from ui.app import auth_pairs, build_app
+    from ui.app import build_app, launch_options
 
     engine = _engine(ctx)
     settings = engine.settings
     try:
         if not engine.has_index():
             err("No index yet: run `rag ingest DOCS` or add documents in the UI.", err=True)
-        auth = auth_pairs(settings.ui_auth)
+        options = launch_options(settings)
     except RagError as error:
         raise _fail(error) from error
     host = host or settings.ui_host
     port = port or settings.ui_port
     err(f"Serving the chat on http://{host}:{port}", err=True)
-    build_app(engine).launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        max_file_size=f"{settings.max_upload_mb}mb",
-        show_error=True,
-    )
+    build_app(engine).launch(server_name=host, server_port=port, show_error=True, **options)
 
 
 @app.command(name="eval")

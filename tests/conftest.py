@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,37 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+def serve_app(engine: RagEngine, **launch) -> Iterator[str]:
+    """Launch the UI as `rag serve` does, on a free loopback port; yields its URL."""
+    from bench.ui_load import free_port
+    from ui.app import build_app, launch_options  # Gradio imports slowly: UI tests only
+
+    port = free_port()
+    app = build_app(engine)
+    options = launch_options(engine.settings) | launch
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **options)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="session")
+def url(seed_settings: Settings) -> Iterator[str]:
+    """A running UI over the session's seed index (for tests that do not change it)."""
+    yield from serve_app(RagEngine(seed_settings))
+
+
+@pytest.fixture
+def own_settings(seed_settings: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the seed index, for tests that change the corpus."""
+    shutil.copytree(seed_settings.data_dir, tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def own_url(own_settings: Settings) -> Iterator[str]:
+    """A running UI over a private copy of the seed index."""
+    yield from serve_app(RagEngine(own_settings))

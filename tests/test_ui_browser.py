@@ -3,74 +3,21 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rag import RagEngine, Settings
-from ui.app import build_app
+from bench.ui_latency import CHROMIUM, CHROMIUM_ARGS
+from rag import RagEngine
+from tests.conftest import serve_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PESKOV_QUOTE = "First, we must have all details of the offer"
 PESKOV_FILE = "ukraine-russia-ceasefire-2025-03-13.txt"
 ANSWER_TIMEOUT_MS = 30_000
 LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(engine: RagEngine, **launch) -> Iterator[str]:
-    """Launch the app as `rag serve` does, on a free port; yields its URL."""
-    port = _free_port()
-    app = build_app(engine)
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        max_file_size=f"{engine.settings.max_upload_mb}mb",
-        **launch,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="module")
-def url(seed_settings: Settings) -> Iterator[str]:
-    """A running app over the session's seed index (read-only tests)."""
-    yield from _serve(RagEngine(seed_settings))
-
-
-@pytest.fixture
-def own_settings(seed_settings: Settings, tmp_path: Path) -> Settings:
-    """A private copy of the seed index, for tests that change the corpus."""
-    shutil.copytree(seed_settings.data_dir, tmp_path / "data")
-    return Settings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def own_url(own_settings: Settings) -> Iterator[str]:
-    yield from _serve(RagEngine(own_settings))
 
 
 @pytest.fixture(scope="module")
@@ -260,21 +207,8 @@ def test_html_and_script_in_documents_render_as_text(own_page, tmp_path):
     own_page.get_by_text("click me", exact=False).first.click()  # inert text, no dialog
 
 
-def test_the_ask_api_returns_the_answer_dict(url):
-    client = Client(url, verbose=False)
-    result = client.predict("What did Peskov say?", api_name="/ask")
-    assert result["refused"] is False
-    assert PESKOV_QUOTE in result["citations"][0]["quote"]
-    follow_up = client.predict(
-        "Whose cooperation did he hope for?", ["What did Trump say?"], api_name="/ask"
-    )
-    assert "Trump" in follow_up["query"] and "Putin" in follow_up["text"]
-    with pytest.raises(Exception, match="The question is empty"):
-        client.predict("   ", api_name="/ask")
-
-
 def test_basic_auth_refuses_a_wrong_password(seed_settings, browser):
-    for url in _serve(RagEngine(seed_settings), auth=[("ann", "s3cret")]):
+    for url in serve_app(RagEngine(seed_settings), auth=[("ann", "s3cret")]):
         wrong = httpx.post(f"{url}login", data={"username": "ann", "password": "nope"})
         assert wrong.status_code in (400, 401)
         right = httpx.post(f"{url}login", data={"username": "ann", "password": "s3cret"})

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag import RagEngine, RagError
+from rag import RagEngine, RagError, Settings
 from ui.render import (
     esc,
     render_documents,
@@ -232,6 +232,11 @@ def _message_html(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return str(content)
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """The `launch()` arguments that come from Settings: login and upload size limit."""
+    return {"auth": auth_pairs(settings.ui_auth), "max_file_size": f"{settings.max_upload_mb}mb"}
 
 
 def auth_pairs(setting: str | None) -> list[tuple[str, str]] | None:

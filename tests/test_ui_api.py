@@ -1,0 +1,30 @@
+"""The UI's `/ask` endpoint through the real gradio_client, alone and under concurrent load."""
+
+import pytest
+from gradio_client import Client
+
+from bench.ui_load import run_load
+
+pytestmark = pytest.mark.slow
+PESKOV_QUOTE = "First, we must have all details of the offer"
+
+
+def test_the_ask_api_returns_the_answer_dict(url):
+    client = Client(url, verbose=False)
+    result = client.predict("What did Peskov say?", api_name="/ask")
+    assert result["refused"] is False
+    assert PESKOV_QUOTE in result["citations"][0]["quote"]
+    follow_up = client.predict(
+        "Whose cooperation did he hope for?", ["What did Trump say?"], api_name="/ask"
+    )
+    assert "Trump" in follow_up["query"] and "Putin" in follow_up["text"]
+    with pytest.raises(Exception, match="The question is empty"):
+        client.predict("   ", api_name="/ask")
+
+
+def test_concurrent_sessions_get_their_own_answers(url):
+    """A short version of bench/ui_load.py: 8 sessions for 5 seconds, no error, no cross-talk."""
+    result = run_load(url, sessions=8, seconds=5)
+    assert result["errors"] == 0, result["error_examples"]
+    assert result["sessions_with_answers"] == 8
+    assert result["requests"] >= 16
