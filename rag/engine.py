@@ -5,18 +5,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer import extractive
 from rag.answer.conversation import condense
 from rag.config import Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
-from rag.errors import DocumentNotFoundError, EmptyQuestionError, IndexMissingError
+from rag.errors import (
+    DocumentNotFoundError,
+    EmptyQuestionError,
+    IndexBusyError,
+    IndexMissingError,
+)
+from rag.extract import page_at
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents
 from rag.retrieve import Retriever
@@ -73,6 +81,29 @@ class RagEngine:
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer per data dir, across threads and processes; it starts from what is on disk.
+
+        Another process may have written the index since this one loaded it, so it is
+        reloaded inside the lock: persisting a stale copy would undo that process's work.
+        """
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.settings.data_dir / ".write.lock")
+        with self._write_lock:
+            try:
+                lock.acquire(timeout=self.settings.lock_timeout_s)
+            except Timeout as err:
+                raise IndexBusyError(
+                    f"Another process is writing the index in {self.settings.data_dir} "
+                    f"(waited {self.settings.lock_timeout_s:.0f} s). Try again when it is done."
+                ) from err
+            try:
+                self._index = None
+                yield
+            finally:
+                lock.release()
+
     def has_index(self) -> bool:
         """Whether an index can be loaded (raises if one exists but is corrupt)."""
         try:
@@ -85,10 +116,10 @@ class RagEngine:
         """Add new files, replace changed ones, skip unchanged; persist if anything changed."""
         started = time.perf_counter()
         files, rejected = collect_files(paths)
-        documents, unreadable = load_documents(files)
+        documents, unreadable = load_documents(files, self.settings.max_file_mb * 2**20)
         if not documents:
             return IngestReport(rejected=rejected + unreadable)
-        with self._write_lock:
+        with self._writing():
             index = (
                 self._load_index()
                 if self.has_index()
@@ -115,7 +146,7 @@ class RagEngine:
     def delete(self, source: str | Path) -> DocumentInfo:
         """Remove a document (by its path, as listed by `documents()`) and persist the index."""
         wanted = str(Path(source).resolve()) if Path(source).exists() else str(source)
-        with self._write_lock:
+        with self._writing():
             index = self._load_index()
             match = [d for d in index.documents() if wanted in (d.source, d.doc_id)]
             if not match:
@@ -145,8 +176,8 @@ class RagEngine:
             question=question,
             query=query,
             text=result.text,
-            citations=result.citations,
-            retrieved=passages,
+            citations=[replace(c, page=page_at(c.source, c.start)) for c in result.citations],
+            retrieved=[replace(p, page=page_at(p.source, p.start)) for p in passages],
             refused=result.refused,
             refusal_reason=result.refusal_reason,
             timings_ms={name: round(ms, 2) for name, ms in timings.items()},

@@ -31,3 +31,7 @@ class EmptyQuestionError(RagError):
 
 class DocumentNotFoundError(RagError):
     """The document named is not in the index."""
+
+
+class IndexBusyError(RagError):
+    """Another process holds the data dir's write lock."""

@@ -1,23 +1,25 @@
-"""Files → llama-index Documents, with metadata (path, title, sha256); bad files are rejected."""
+"""Files → llama-index Documents with metadata (path, title, date, sha256); bad files rejected."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
+import glob
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llama_index.core import Document, SimpleDirectoryReader
+from llama_index.core import Document
+from llama_index.core.readers.base import BaseReader
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-
-# .txt and .md are read as plain text on purpose (char offsets must match the file), so the
-# warning that llama-index-readers-file is absent is noise.
-logging.getLogger("llama_index.core.readers.file.base").setLevel(logging.ERROR)
+from rag.extract import SUPPORTED_SUFFIXES, ExtractionError, extract, source_text
 
 # Only the title is embedded with a chunk's text: paths and hashes would add noise to the vector.
-_NOT_EMBEDDED = ["file_path", "file_name", "sha256"]
+_NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts"]
+_DATE = re.compile(
+    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December) \d{1,2}, \d{4}|\d{4}-\d{2}-\d{2})\b"
+)
 
 
 @dataclass(frozen=True)
@@ -29,43 +31,47 @@ class Rejection:
 
 
 def read_source_text(path: str | Path) -> str:
-    """The text citations point into: the file decoded as UTF-8 with universal newlines."""
-    return Path(path).read_text(encoding="utf-8")
+    """The text citations point into: the file's extracted text."""
+    return source_text(path).text
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    """Files under a folder, recursively; symlinked folders are not followed (no loops)."""
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(root) / name
 
 
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Rejection]]:
-    """Expand folders recursively; keep supported files, reject the rest with a reason."""
+    """Expand folders and globs; keep supported files, reject the rest with a reason."""
     files: list[Path] = []
     rejected: list[Rejection] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                p.resolve()
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-            )
-        elif not path.exists():
-            rejected.append(Rejection(str(path), "no such file or folder"))
-        elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            supported = ", ".join(SUPPORTED_SUFFIXES)
-            rejected.append(Rejection(str(path), f"unsupported file type (supported: {supported})"))
-        else:
-            files.append(path.resolve())
+        is_glob = any(c in str(raw) for c in "*?[")
+        matches = (
+            sorted(Path(p) for p in glob.glob(str(raw), recursive=True)) if is_glob else [path]
+        )
+        if not matches:
+            rejected.append(Rejection(str(path), "no file matches this pattern"))
+        for match in matches:
+            if match.is_dir():
+                files.extend(p.resolve() for p in _walk(match) if _supported(p))
+            elif not match.exists():
+                rejected.append(Rejection(str(match), "no such file or folder"))
+            elif not _supported(match):
+                supported = ", ".join(SUPPORTED_SUFFIXES)
+                reason = f"unsupported file type (supported: {supported})"
+                rejected.append(Rejection(str(match), reason))
+            else:
+                files.append(match.resolve())
     return list(dict.fromkeys(files)), rejected
 
 
-def _check_text(data: bytes) -> str | None:
-    """Why these bytes are not a usable text document, or None if they are."""
-    if not data.strip():
-        return "empty file"
-    if b"\x00" in data:
-        return "binary file (contains NUL bytes)"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return f"not valid UTF-8 text (byte {err.start})"
-    return None
+def _supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
 def _title_of(text: str, fallback: str) -> str:
@@ -76,40 +82,48 @@ def _title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def _metadata(path: str) -> dict[str, str]:
-    data = Path(path).read_bytes()
-    return {
-        "file_path": str(path),
-        "file_name": Path(path).name,
-        "title": _title_of(data.decode("utf-8"), Path(path).stem),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
+class TextFileReader(BaseReader):
+    """A llama-index reader for every supported format, one Document per file.
+
+    SimpleDirectoryReader is not used: it prints and skips files that fail, and we must
+    report each rejected file with its reason.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    def load_data(self, file: Path, extra_info: dict | None = None) -> list[Document]:
+        extracted = extract(file, self.max_bytes)
+        text = extracted.text
+        date = _DATE.search(text[:2000])
+        metadata = {
+            "file_path": str(file),
+            "file_name": file.name,
+            "title": _title_of(text, file.stem),
+            "date": date.group(0) if date else "",
+            "sha256": extracted.sha256,
+            **(extra_info or {}),
+        }
+        if extracted.page_starts:
+            metadata["page_starts"] = extracted.page_starts
+        document = Document(id_=str(file), text=text, metadata=metadata)
+        document.excluded_embed_metadata_keys = list(_NOT_EMBEDDED)
+        document.excluded_llm_metadata_keys = list(_NOT_EMBEDDED)
+        return [document]
 
 
-def load_documents(files: list[Path]) -> tuple[list[Document], list[Rejection]]:
-    """Read text files as Documents (id = absolute path); unreadable ones become Rejections."""
-    readable: list[Path] = []
+def load_documents(
+    files: list[Path], max_bytes: int = 100 * 2**20
+) -> tuple[list[Document], list[Rejection]]:
+    """Read files as Documents (id = absolute path); unusable ones become Rejections."""
+    reader = TextFileReader(max_bytes)
+    documents: list[Document] = []
     rejected: list[Rejection] = []
     for path in files:
         try:
-            problem = _check_text(path.read_bytes())
+            documents.extend(reader.load_data(path))
+        except ExtractionError as err:
+            rejected.append(Rejection(str(path), str(err)))
         except OSError as err:
-            problem = f"cannot read: {err.strerror}"
-        if problem:
-            rejected.append(Rejection(str(path), problem))
-        else:
-            readable.append(path)
-    if not readable:
-        return [], rejected
-    reader = SimpleDirectoryReader(
-        input_files=[str(p) for p in readable],
-        file_metadata=_metadata,
-        filename_as_id=True,
-        encoding="utf-8",
-        errors="strict",
-    )
-    documents = reader.load_data()
-    for doc in documents:
-        doc.excluded_embed_metadata_keys = list(_NOT_EMBEDDED)
-        doc.excluded_llm_metadata_keys = list(_NOT_EMBEDDED)
+            rejected.append(Rejection(str(path), f"cannot read: {err.strerror}"))
     return documents, rejected

@@ -21,6 +21,7 @@ class Passage:
     start: int
     end: int
     score: float
+    page: int | None = None  # PDF page where the passage starts
 
     @classmethod
     def from_node(cls, hit: NodeWithScore, rank: int) -> Passage:
@@ -59,6 +60,7 @@ class Citation:
     end: int
     passage: str
     score: float
+    page: int | None = None  # PDF page where the quote starts
 
 
 @dataclass(frozen=True)

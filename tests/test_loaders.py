@@ -1,24 +1,69 @@
-"""Loading files: metadata, and bad files rejected with a reason while the rest go on."""
+"""Loading files: formats, encodings, metadata; bad files rejected with a reason, the rest go on."""
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
+from docx import Document as DocxDocument
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pypdf import PdfWriter
 
+from rag.extract import SUPPORTED_SUFFIXES, page_at
 from rag.loaders import collect_files, load_documents, read_source_text
+from tests.conftest import ROOT
+
+
+def make_pdf(path, pages: list[str]) -> None:
+    """A real PDF with one line of text per page (Helvetica), written by hand."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in pages:
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        page_no, content_no = len(objects) + 1, len(objects) + 2
+        kids.append(f"{page_no} 0 R")
+        objects.append(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {len(pages) * 2 + 3} 0 R >> >> "
+            f"/Contents {content_no} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    path.write_bytes(out)
+
+
+def _load(tmp_path, **kwargs):
+    files, rejected = collect_files([tmp_path])
+    documents, unreadable = load_documents(files, **kwargs)
+    return {d.metadata["file_name"]: d for d in documents}, {
+        r.path.rsplit("/", 1)[-1]: r.reason for r in rejected + unreadable
+    }
 
 
 def test_text_and_markdown_become_documents_with_metadata(tmp_path):
-    (tmp_path / "a.txt").write_text("First line title\nBody text here.\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("First line title\nMarch 13, 2025 - Body.\n", encoding="utf-8")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.md").write_text("# Heading Two\n\nMore text.\n", encoding="utf-8")
-    files, rejected = collect_files([tmp_path])
-    documents, unreadable = load_documents(files)
-    assert rejected == [] and unreadable == []
-    by_name = {d.metadata["file_name"]: d for d in documents}
-    assert set(by_name) == {"a.txt", "b.md"}
-    a = by_name["a.txt"]
+    documents, rejected = _load(tmp_path)
+    assert rejected == {}
+    a = documents["a.txt"]
     assert a.metadata["title"] == "First line title"
-    assert by_name["b.md"].metadata["title"] == "Heading Two"
+    assert a.metadata["date"] == "March 13, 2025"
+    assert documents["b.md"].metadata["title"] == "Heading Two"
     assert a.metadata["sha256"] == hashlib.sha256((tmp_path / "a.txt").read_bytes()).hexdigest()
     assert a.doc_id == str((tmp_path / "a.txt").resolve())
     assert a.text == read_source_text(a.metadata["file_path"])
@@ -27,39 +72,187 @@ def test_text_and_markdown_become_documents_with_metadata(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "reason"),
+    ("data", "text"),
     [
-        ("empty.txt", b"", "empty file"),
-        ("blank.txt", b"  \n\t\n", "empty file"),
-        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
-        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "not valid UTF-8"),
+        ("Grüße aus Köln\r\nzweite Zeile".encode("utf-16"), "Grüße aus Köln\nzweite Zeile"),
+        ("\ufeffCafé crème\n".encode(), "Café crème\n"),
+        ("Ceci est un café crème très épais, et très bon.\n".encode("latin-1"), "très épais"),
+        ("Smart “quotes” — and a dash, in Windows-1252 text.\n".encode("cp1252"), "“quotes”"),
     ],
 )
-def test_bad_files_are_rejected_with_a_reason_and_others_still_load(
-    tmp_path, name, content, reason
-):
-    (tmp_path / name).write_bytes(content)
+def test_common_encodings_are_decoded(tmp_path, data, text):
+    (tmp_path / "doc.txt").write_bytes(data)
+    documents, rejected = _load(tmp_path)
+    assert rejected == {}
+    assert text in documents["doc.txt"].text
+    assert documents["doc.txt"].text == read_source_text(tmp_path / "doc.txt")
+
+
+def test_html_keeps_the_text_and_drops_scripts_and_styles(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>T</title><style>p{color:red}</style></head><body>"
+        "<h1>Harbour report</h1><script>alert('x')</script><p>Ships leave at dawn.</p>"
+        "</body></html>"
+    )
+    documents, _ = _load(tmp_path)
+    text = documents["page.html"].text
+    assert "Harbour report" in text and "Ships leave at dawn." in text
+    assert "alert" not in text and "color" not in text
+    assert documents["page.html"].metadata["title"] == "Harbour report"
+
+
+def test_pdf_pages_are_kept_so_citations_can_name_them(tmp_path):
+    make_pdf(tmp_path / "report.pdf", ["The first page talks of ferries.", "Page two: trains."])
+    documents, rejected = _load(tmp_path)
+    assert rejected == {}
+    text = documents["report.pdf"].text
+    assert "ferries" in text and "trains" in text
+    assert page_at(tmp_path / "report.pdf", text.index("ferries")) == 1
+    assert page_at(tmp_path / "report.pdf", text.index("trains")) == 2
+    assert page_at(tmp_path / "report.pdf", 0) == 1
+    assert read_source_text(tmp_path / "report.pdf") == text
+
+
+def test_docx_paragraphs_become_lines(tmp_path):
+    document = DocxDocument()
+    document.add_heading("Minutes", level=1)
+    document.add_paragraph("The board approved the budget.")
+    document.save(tmp_path / "minutes.docx")
+    documents, _ = _load(tmp_path)
+    assert documents["minutes.docx"].text.splitlines() == [
+        "Minutes",
+        "The board approved the budget.",
+    ]
+
+
+def _encrypted_pdf(path):
+    make_pdf(path, ["secret text"])
+    writer = PdfWriter(clone_from=str(path))
+    writer.encrypt("pw")
+    writer.write(str(path))
+
+
+def _blank_pdf(path):
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.write(str(path))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("empty.txt", lambda p: p.write_bytes(b""), "empty file"),
+        ("blank.md", lambda p: p.write_bytes(b"  \n\t\n"), "empty file"),
+        ("png.txt", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary"),
+        ("nul.txt", lambda p: p.write_bytes(b"text\x00with nul"), "binary"),
+        ("junk.pdf", lambda p: p.write_bytes(b"%PDF-1.4 not really"), "malformed PDF"),
+        ("locked.pdf", _encrypted_pdf, "encrypted PDF"),
+        ("scan.pdf", _blank_pdf, "without a text layer"),
+        ("junk.docx", lambda p: p.write_bytes(b"PK\x03\x04 nope"), "malformed DOCX"),
+        ("empty.html", lambda p: p.write_text("<html><script>x()</script></html>"), "HTML"),
+    ],
+)
+def test_bad_files_are_rejected_with_a_reason_and_others_still_load(tmp_path, name, make, reason):
+    make(tmp_path / name)
     (tmp_path / "good.txt").write_text("A good document.\n", encoding="utf-8")
-    files, _ = collect_files([tmp_path])
-    documents, rejected = load_documents(files)
-    assert [d.metadata["file_name"] for d in documents] == ["good.txt"]
-    assert len(rejected) == 1
-    assert rejected[0].path.endswith(name)
-    assert reason in rejected[0].reason
+    documents, rejected = _load(tmp_path)
+    assert list(documents) == ["good.txt"]
+    assert list(rejected) == [name]
+    assert reason in rejected[name]
 
 
-def test_unsupported_or_missing_paths_are_rejected(tmp_path):
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
+    (tmp_path / "big.txt").write_text("word " * 100_000)
+    documents, rejected = _load(tmp_path, max_bytes=100_000)
+    assert documents == {}
+    assert "MB limit (RAG_MAX_FILE_MB)" in rejected["big.txt"]
+
+
+def test_very_long_lines_load(tmp_path):
+    (tmp_path / "long.txt").write_text("Title\n" + "word " * 200_000)
+    documents, rejected = _load(tmp_path)
+    assert rejected == {} and len(documents["long.txt"].text) > 1_000_000
+
+
+def test_unsupported_missing_and_glob_paths(tmp_path):
     (tmp_path / "data.csv").write_text("a,b\n", encoding="utf-8")
-    files, rejected = collect_files([tmp_path / "data.csv", tmp_path / "nope.txt"])
-    assert files == []
+    (tmp_path / "x.md").write_text("# X\n")
+    (tmp_path / "y.md").write_text("# Y\n")
+    files, rejected = collect_files(
+        [tmp_path / "data.csv", tmp_path / "nope.txt", f"{tmp_path}/*.md", f"{tmp_path}/*.rtf"]
+    )
+    assert [f.name for f in files] == ["x.md", "y.md"]
     reasons = {r.path.rsplit("/", 1)[-1]: r.reason for r in rejected}
     assert "unsupported file type" in reasons["data.csv"]
     assert reasons["nope.txt"] == "no such file or folder"
+    assert reasons["*.rtf"] == "no file matches this pattern"
 
 
-def test_a_folder_only_yields_supported_files_once(tmp_path):
+def test_a_symlink_loop_does_not_hang_the_walk(tmp_path):
     (tmp_path / "a.txt").write_text("x y z\n", encoding="utf-8")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     files, rejected = collect_files([tmp_path, tmp_path / "a.txt"])
     assert [f.name for f in files] == ["a.txt"]
     assert rejected == []
+
+
+def test_an_unreadable_file_is_rejected(tmp_path):
+    """Run as an unprivileged user when the suite runs as root (root reads anything)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hidden\n")
+    secret.chmod(0)
+    code = (
+        "from pathlib import Path; from rag.loaders import load_documents; "
+        f"print(load_documents([Path({str(secret)!r})])[1][0].reason)"
+    )
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        assert shutil.which("setpriv"), "util-linux `setpriv` is needed to drop root"
+        tmp_path.chmod(0o755)
+        for parent in tmp_path.parents:
+            if parent != parent.parent and parent.stat().st_uid == 0:
+                parent.chmod(parent.stat().st_mode | 0o005)
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "Permission denied" in result.stdout
+
+
+_SUFFIXES = st.sampled_from([*SUPPORTED_SUFFIXES, ".csv", ".bin", ""])
+_CONTENT = st.one_of(
+    st.binary(max_size=2000),
+    st.text(max_size=2000).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.text(max_size=500).map(lambda t: t.encode("utf-16")),
+    st.sampled_from([b"%PDF-1.4\n", b"PK\x03\x04", b"<html><body>", b"\xef\xbb\xbf"]).flatmap(
+        lambda head: st.binary(max_size=500).map(lambda tail: head + tail)
+    ),
+)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=_CONTENT, suffix=_SUFFIXES)
+def test_fuzz_every_file_is_loaded_or_rejected_with_a_reason(tmp_path, content, suffix):
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(content)
+    files, rejected = collect_files([path])
+    documents, unreadable = load_documents(files)
+    outcomes = [d.metadata["file_path"] for d in documents] + [
+        r.path for r in rejected + unreadable
+    ]
+    assert len(outcomes) == 1
+    assert all(r.reason for r in rejected + unreadable)
+    for document in documents:
+        assert document.text.strip()
+        assert document.text == read_source_text(path)
+
+
+def test_cyrillic_in_a_single_byte_code_page_is_not_read_as_latin(tmp_path):
+    text = "Привет, мир. Это тестовый документ о переговорах в Москве.\n"
+    (tmp_path / "ru.txt").write_bytes(text.encode("cp1251"))
+    documents, rejected = _load(tmp_path)
+    assert rejected == {}
+    assert "переговорах" in documents["ru.txt"].text

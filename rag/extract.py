@@ -1,0 +1,184 @@
+"""Text out of files: plain text in any common encoding, HTML, PDF (with page starts), DOCX.
+
+The extracted text is what the index chunks and what citations point into, so extraction is
+deterministic: the same file always gives the same text (`source_text` re-extracts it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
+SUPPORTED_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx")
+
+# A malformed PDF is reported as a rejection; pypdf's own warnings about it are noise.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+class ExtractionError(Exception):
+    """Why a file yields no usable text (shown to the user as the rejection reason)."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text, the sha256 of its bytes, and where each page starts (PDF only)."""
+
+    text: str
+    sha256: str
+    page_starts: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding a char offset, for PDFs."""
+        if not self.page_starts:
+            return None
+        return sum(1 for start in self.page_starts if start <= offset)
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes → text: BOMs honoured, UTF-8 first, then charset detection; binary refused."""
+    if not data.strip():
+        raise ExtractionError("empty file")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _checked(data.decode(codec))
+            except UnicodeDecodeError as err:
+                raise ExtractionError(f"not valid {codec} text (byte {err.start})") from err
+    if b"\x00" in data:
+        raise ExtractionError("binary file (contains NUL bytes)")
+    try:
+        return _checked(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    # Detection cannot tell the single-byte Latin code pages apart on short texts (it reads
+    # "crème" as cp1250 "crčme", “quotes” as cp775): Windows-1252, by far the most common,
+    # wins when its reading looks like a Latin-script text.
+    try:
+        western = data.decode("cp1252")
+        if _mostly_ascii_letters(western):
+            return _checked(western)
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        raise ExtractionError("not text: no character encoding fits")
+    return _checked(str(best))
+
+
+def _mostly_ascii_letters(text: str) -> bool:
+    """In Latin-script text accented letters are the exception (not so in misread Cyrillic)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(not c.isascii() for c in letters) <= 0.3 * len(letters)
+
+
+def _checked(text: str) -> str:
+    text = _normalize_newlines(text)
+    if not text.strip():
+        raise ExtractionError("empty file")
+    if len(_CONTROL.findall(text)) > max(8, len(text) // 100):
+        raise ExtractionError("binary file (control characters)")
+    return text
+
+
+def _html_text(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for hidden in soup(["script", "style", "noscript", "template", "head"]):
+        hidden.decompose()
+    text = _BLANK_RUNS.sub("\n\n", soup.get_text("\n").strip())
+    if not text.strip():
+        raise ExtractionError("HTML without visible text")
+    return text
+
+
+def _pdf_text(data: bytes) -> tuple[str, list[int]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise ExtractionError("encrypted PDF (decrypt it first)")
+        pages = [_normalize_newlines(page.extract_text() or "").strip() for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as err:
+        raise ExtractionError(f"malformed PDF ({type(err).__name__}: {err})") from err
+    if not any(pages):
+        raise ExtractionError("PDF without a text layer (scanned?); OCR it first")
+    starts, offset = [], 0
+    for page in pages:
+        starts.append(offset)
+        offset += len(page) + 2
+    return "\n\n".join(pages), starts
+
+
+def _docx_text(data: bytes) -> str:
+    from docx import Document as DocxDocument
+
+    try:
+        document = DocxDocument(io.BytesIO(data))
+    except Exception as err:  # python-docx raises zipfile, KeyError, lxml errors alike
+        raise ExtractionError(f"malformed DOCX ({type(err).__name__})") from err
+    text = "\n".join(p.text for p in document.paragraphs)
+    if not text.strip():
+        raise ExtractionError("DOCX without text")
+    return _normalize_newlines(text)
+
+
+def extract(path: Path, max_bytes: int) -> Extracted:
+    """The text of a supported file; ExtractionError with the reason otherwise."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ExtractionError(f"unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ExtractionError(
+                f"{size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit (RAG_MAX_FILE_MB)"
+            )
+        data = path.read_bytes()
+    except OSError as err:
+        raise ExtractionError(f"cannot read: {err.strerror}") from err
+    digest = hashlib.sha256(data).hexdigest()
+    if suffix == ".pdf":
+        text, page_starts = _pdf_text(data)
+        return Extracted(text, digest, page_starts)
+    if suffix == ".docx":
+        return Extracted(_docx_text(data), digest)
+    if suffix in (".html", ".htm"):
+        return Extracted(_html_text(data), digest)
+    return Extracted(decode_text(data), digest)
+
+
+@lru_cache(maxsize=64)
+def _extract_cached(path: str, mtime_ns: int, size: int) -> Extracted:
+    return extract(Path(path), max_bytes=size + 1)
+
+
+def source_text(path: str | Path) -> Extracted:
+    """The extracted text citations point into, cached while the file is unchanged."""
+    stat = Path(path).stat()
+    return _extract_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def page_at(path: str | Path, offset: int) -> int | None:
+    """The PDF page holding a char offset of the file's text; None for other formats."""
+    if Path(path).suffix.lower() != ".pdf":
+        return None
+    return source_text(path).page_at(offset)
