@@ -21,9 +21,10 @@ from rag.answer.matching import (
     split_sentences,
     term_variants,
 )
+from rag.answer.names import NameMention, best_matching, matches_name, name_mentions, surname
 from rag.answer.question import answer_kind, counted_noun, holds_kind, is_negated
 from rag.prompts import load_prompt
-from rag.text import content_terms, names_in, stem, words
+from rag.text import content_terms, names_in, sentence_spans, stem, words
 from rag.types import Citation, Passage
 
 # Words of a question that ask rather than describe ("how many", "what happened").
@@ -130,29 +131,31 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
 
 
 def _quotes_by(query: str, passages: list[Passage]) -> list[tuple[Passage, Attribution, int]]:
-    """The passages' quotations whose speaker is the one the question asks about, best first."""
-    names = [stem(n) for n in names_in(query)]
+    """The quotations of the person the question asks about, most relevant first.
+
+    The person is the name mention (with its title and appositions) that matches most of
+    the question's terms, so "the Ukrainian military chief" is Syrskyj, not Selenskyj.
+    """
+    citable = [p for p in passages if p.start >= 0]
     wanted = _wanted_terms(query)
-    about = [t for t in wanted if t not in names]
+    mentions = [m for p in citable for m in _mentions(p.text)]
+    persons = best_matching(mentions, wanted)
+    surnames = {surname(m) for m in persons}
     found = []
-    for passage in passages:
-        if passage.start < 0:
-            continue
+    for passage in citable:
         for at in _attributions(passage.text):
-            if at.speaker is None:
+            if at.speaker is None or surname(at.speaker) not in surnames:
                 continue
-            terms = at.speaker.terms
-            if names:
-                if not any(
-                    any(same_word(n, t) or name_spelling(n, [t]) for t in terms) for n in names
-                ):
-                    continue
-            elif sum(any(same_word(w, t) for t in terms) for w in wanted) * 2 < len(wanted):
-                continue
+            about = [t for t in wanted if not matches_name(t, at.speaker.terms)]
             unit = frozenset(content_terms(passage.text[at.start : at.end]))
             relevance = sum(any(same_word(w, t) for t in unit) for w in about)
             found.append((passage, at, relevance))
     return sorted(found, key=lambda f: -f[2])
+
+
+@lru_cache(maxsize=4096)
+def _mentions(text: str) -> list[NameMention]:
+    return [m for a, b in sentence_spans(text) for m in name_mentions(text[a:b])]
 
 
 @lru_cache(maxsize=4096)

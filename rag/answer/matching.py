@@ -55,20 +55,45 @@ def split_sentences(passages: Iterable[Passage]) -> list[Sentence]:
 def name_spelling(name: str, vocabulary: Iterable[str]) -> str | None:
     """How the passages spell a name, allowing transliteration variants (Sudzha: Sudscha).
 
-    Names of 4+ letters may differ by one edit per three letters, the first letter kept.
+    Names of 4+ letters may differ by one edit per three letters once written alike
+    (Zelensky: Selenskyj), the first letter kept.
     """
     if name in vocabulary:
         return name
     if len(name) < 4:
         return None
     edits = len(name) // 3
+    sound = _transliterated(name)
     distances = {
-        t: Levenshtein.distance(name, t, score_cutoff=edits)
+        t: Levenshtein.distance(sound, _transliterated(t), score_cutoff=edits)
         for t in vocabulary
-        if t[:1] == name[:1]
+        if _transliterated(t)[:1] == sound[:1]
     }
     close = [t for t, d in distances.items() if d <= edits]
     return min(close, key=lambda t: (distances[t], t)) if close else None
+
+
+# Letters that transliterations of one name trade for each other (Sudzha / Sudscha,
+# Zelensky / Selenskyj, Tchaikovsky / Tschaikowski).
+_SOUNDS = [
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("tsch", "ch"),
+    ("zh", "sh"),
+    ("z", "s"),
+    ("w", "v"),
+    ("j", "i"),
+    ("y", "i"),
+    ("ck", "k"),
+    ("ph", "f"),
+]
+
+
+@lru_cache(maxsize=65536)
+def _transliterated(stem: str) -> str:
+    for written, said in _SOUNDS:
+        stem = stem.replace(written, said)
+    return stem
 
 
 def term_variants(term: str, vocabulary: Iterable[str]) -> frozenset[str]:

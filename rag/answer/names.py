@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answer.matching import name_spelling, same_word
 from rag.text import content_terms, stem
 
 _PRONOUNS = frozenset("he she they it we i you his her their its".split())
@@ -54,10 +55,38 @@ def name_mentions(text: str, sentence_start: int = 0) -> list[NameMention]:
 def _apposition_terms(text: str, start: int, end: int) -> frozenset[str]:
     after = _APPOSITION_AFTER.match(text[end:])
     before = _APPOSITION_BEFORE.search(text[max(0, start - 62) : start])
-    described = [m.group(1) for m in (after, before) if m and m.group(1)[:1].islower()]
+    described = [after.group(1)] if after else []
+    if before:
+        # "…prompted the Ukrainian military chief, NAME": the noun phrase from its article.
+        phrase = before.group(1)
+        articles = list(re.finditer(r"\b(?:the|a|an)\s", phrase))
+        described.append(phrase[articles[-1].start() :] if articles else "")
     return frozenset(t for d in described for t in content_terms(d)) - _SENTENCE_WORDS
 
 
 def is_pronoun(word: str) -> bool:
     """Whether a word is a personal pronoun (he, she, they…)."""
     return word.lower() in _PRONOUNS
+
+
+def matches_name(term: str, terms: frozenset[str]) -> bool:
+    """Whether a question's stem is one of a mention's, as a word or a spelling variant."""
+    return any(same_word(term, t) for t in terms) or name_spelling(term, terms) is not None
+
+
+def best_matching(mentions: list[NameMention], wanted: list[str]) -> list[NameMention]:
+    """The mentions that match most of the question's terms, if at least half of them.
+
+    "The Chinese foreign minister" is then nobody rather than the British Prime Minister,
+    who matches only "minister".
+    """
+    counts = [sum(matches_name(w, m.terms) for w in wanted) for m in mentions]
+    top = max(counts, default=0)
+    if not top or 2 * top < len(wanted):
+        return []
+    return [m for m, c in zip(mentions, counts, strict=True) if c == top]
+
+
+def surname(mention: NameMention) -> str:
+    """The stem of a name's last word: what "Putin" and "Vladimir Putin" share."""
+    return stem(mention.text.split()[-1].removesuffix("'s").removesuffix("’s"))
