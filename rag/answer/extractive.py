@@ -35,13 +35,12 @@ _PRIOR_WEIGHT = 0.5
 # A sentence holding the asked kind of answer may lead if it scores this close to the best.
 _KIND_WINDOW = 5
 _KIND_MARGIN = 0.7
-MIN_COVERAGE = 0.3
 # Follow-up sentences: how many candidates, their least length, and what makes one worth adding.
 _CANDIDATES = 30
 _MIN_WORDS = 4
 _HOP_WEIGHT = 1.0
 _RESCORE_WEIGHT = 0.5
-_MIN_ADDED = 0.5
+_MIN_ADDED = 0.4
 
 
 @dataclass(frozen=True)
@@ -150,6 +149,9 @@ def _quotes_by(query: str, passages: list[Passage]) -> list[tuple[Passage, Attri
             unit = frozenset(content_terms(passage.text[at.start : at.end]))
             relevance = sum(any(same_word(w, t) for t in unit) for w in about)
             found.append((passage, at, relevance))
+    if any(t for t in wanted if not any(matches_name(t, m.terms) for m in persons)):
+        # "What did Putin say about the sanctions?": only his quotes on them will do.
+        found = [f for f in found if f[2] > 0]
     return sorted(found, key=lambda f: -f[2])
 
 
@@ -216,7 +218,7 @@ def synthesize(
     passages: list[Passage],
     max_sentences: int,
     min_score: float,
-    min_coverage: float = MIN_COVERAGE,
+    min_coverage: float,
 ) -> Synthesis:
     """Answer `query` from the passages' own sentences, or refuse with the reason."""
     if not passages:
