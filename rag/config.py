@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         description="Refuse when the best passage's cosine similarity is below this.",
     )
     min_coverage: float = Field(
-        0.3,
+        0.25,
         ge=0.0,
         le=1.0,
         description="Refuse when the best sentence (with the one before it) holds less than "
