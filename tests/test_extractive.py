@@ -175,3 +175,46 @@ def test_property_every_citation_is_verbatim_at_its_span(lines, prefix, pick):
     for citation in result.citations:
         assert text[citation.start : citation.end] == citation.quote
     assert result.refused or result.citations
+
+
+_NAME = st.from_regex(r"[A-Z][a-z]{2,8} [A-Z][a-z]{3,9}", fullmatch=True)
+_OPEN_CLOSE = st.sampled_from([("“", "”"), ('"', '"')])
+
+
+@st.composite
+def _quoted_sentence(draw) -> str:
+    """A sentence quoting someone, with the speaker before or after the quotation."""
+    name, said, (left, right) = (
+        draw(_NAME),
+        draw(st.sampled_from(["said", "insisted"])),
+        draw(_OPEN_CLOSE),
+    )
+    quote = draw(st.lists(_SENTENCE, min_size=1, max_size=2).map(" ".join))
+    if draw(st.booleans()):
+        return f"{name} {said}, {left}{quote}{right}"
+    return f"{left}{quote[:-1]},{right} {name} {said}."
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.lists(st.one_of(_SENTENCE, _quoted_sentence()), min_size=1, max_size=4),
+        min_size=1,
+        max_size=5,
+    ),
+    pick=st.integers(min_value=0),
+)
+def test_property_quotations_are_cited_verbatim_at_their_span(lines, pick):
+    text = "\n".join(" ".join(line) for line in lines)
+    passages, offset = [], 0
+    for rank, line in enumerate(lines, start=1):
+        body = " ".join(line)
+        passages.append(_passage(text, offset, offset + len(body), rank))
+        offset += len(body) + 1
+    capitalised = [w for w in text.split() if w[:1].isupper() and w.isalpha()] or ["Nobody"]
+    question = f"What did {capitalised[pick % len(capitalised)]} say?"
+    result = synthesize(question, passages, 3, 0.1, MIN_COVERAGE)
+    for citation in result.citations:
+        assert text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in result.text
+    assert result.refused or result.citations
