@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         0.1,
         description="Refuse when the best passage's cosine similarity is below this.",
     )
+    min_coverage: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Refuse when the best sentence (with the one before it) holds less than "
+        "this share of the question's IDF-weighted terms (calibrated on the dev sets).",
+    )
     max_answer_sentences: int = Field(3, ge=1, description="Sentences in an extractive answer.")
     ui_host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
     ui_port: int = Field(7860, description="Port of the chat UI.")

@@ -168,7 +168,11 @@ class RagEngine:
         passages, timings = Retriever(index.index).retrieve(query, k or self.settings.top_k)
         synthesized_at = time.perf_counter()
         result = extractive.synthesize(
-            query, passages, self.settings.max_answer_sentences, self.settings.min_score
+            query,
+            passages,
+            self.settings.max_answer_sentences,
+            self.settings.min_score,
+            self.settings.min_coverage,
         )
         timings["synthesize"] = (time.perf_counter() - synthesized_at) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000

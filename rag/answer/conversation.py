@@ -1,19 +1,55 @@
-"""Follow-up questions become standalone queries, without an LLM."""
+"""Follow-up questions become standalone queries, without an LLM.
+
+A pronoun takes the name the previous query was about ("Who does he speak for?" after
+"What did Peskov say?" is "Who does Peskov speak for?"); "What about X?" asks the previous
+question about X; a leading "And" is dropped; a follow-up that names no one and has no
+pronoun carries the previous names in parentheses so retrieval still finds them.
+"""
 
 from __future__ import annotations
 
+import re
+
 from rag.text import names_in
+
+_LEADING_AND = re.compile(r"^(?:and|but|so|also)\s*,?\s+", re.IGNORECASE)
+_WHAT_ABOUT = re.compile(r"^(?:what|how)\s+about\s+(.+?)\s*\??$", re.IGNORECASE)
+_ABOUT_TAIL = re.compile(r"\s+(?:about|on|regarding)\s+.+$", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
+_POSSESSIVE = frozenset({"his", "her", "hers", "their"})
+_NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+
+
+def _subject(query: str) -> str:
+    """The first run of names in a query ("Vladimir Putin" in "What did Vladimir Putin say?")."""
+    names = set(names_in(query))
+    for match in _NAME_RUN.finditer(query):
+        run = [w for w in match.group().split() if w in names]
+        if run:
+            return " ".join(run)
+    return ""
 
 
 def condense(question: str, previous_queries: list[str]) -> str:
-    """A follow-up that names no one ("Who does he speak for?") inherits the last names used.
+    """The standalone query for `question`, given the earlier turns' queries (oldest first)."""
+    question = _LEADING_AND.sub("", question.strip())
+    question = question[:1].upper() + question[1:]
+    if not previous_queries:
+        return question
+    previous = previous_queries[-1]
+    topic = _WHAT_ABOUT.match(question)
+    if topic:
+        frame = _ABOUT_TAIL.sub("", previous.rstrip(" ?"))
+        return f"{frame} about {topic.group(1)}?"
+    if names_in(question):
+        return question
+    subject = _subject(previous)
+    if not subject:
+        return question
+    if _PRONOUN.search(question):
+        return _PRONOUN.sub(lambda m: _replace(m.group(), subject), question, count=1)
+    return f"{question} ({subject})"
 
-    `previous_queries` are the standalone queries of the earlier turns, oldest first, so a
-    name carries through several follow-ups.
-    """
-    if names_in(question) or not previous_queries:
-        return question
-    carried = names_in(previous_queries[-1])
-    if not carried:
-        return question
-    return f"{question} ({' '.join(dict.fromkeys(carried))})"
+
+def _replace(pronoun: str, subject: str) -> str:
+    return f"{subject}’s" if pronoun.lower() in _POSSESSIVE else subject

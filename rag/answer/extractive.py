@@ -1,37 +1,26 @@
 """The default synthesizer: the retrieved passages' own best sentences, each cited; no LLM.
 
-Sentences are scored by the question's content terms they contain (IDF-weighted over the
-candidate sentences, stems compared; names also in transliteration variants), with a
-bonus for quotations when the question asks what someone said. It refuses when a name in
-the question occurs in no passage, or when the chosen sentences cover too few of the
-question's terms.
+"What did X say?" returns X's quotations with their attribution as written. Other
+questions get the best-scoring sentence first, then at most a few that add to it. It
+refuses, naming why, when the question's names occur in no passage, when the best sentence
+covers too little of the question, lacks the negation the question asks about, or gives
+no count of what "how many" counts.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Levenshtein
-
+from rag.answer.attribution import SPEECH_VERBS
+from rag.answer.citations import cite, in_document_order, spans
+from rag.answer.matching import Sentence, name_spelling, split_sentences
+from rag.answer.question import counted_noun, holds_kind, is_negated
+from rag.answer.quotes import quotes_by
+from rag.answer.ranking import best_of_kind, rank, select, wanted_terms
 from rag.prompts import load_prompt
-from rag.text import content_terms, names_in, sentence_spans, stem
+from rag.text import content_terms, names_in, stem
 from rag.types import Citation, Passage
-
-# Verbs that make a question ask for someone's words ("What did Peskov say?").
-_SPEECH_VERBS = frozenset(
-    stem(w)
-    for w in (
-        "say said says tell told state stated claim insist announce warn ask call speak spoke "
-        "comment describe"
-    ).split()
-)
-# Words of a question that ask rather than describe ("how many", "what happened").
-_ASKING_WORDS = frozenset({"many", "much", "happen", "happened", "happens"})
-_QUOTE_MARKS = re.compile(r"[\"“”„«»]")
-_QUOTE_BONUS = 1.0
-MIN_COVERAGE = 0.6
 
 
 @dataclass(frozen=True)
@@ -44,49 +33,6 @@ class Synthesis:
     refusal_reason: str = ""
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    passage: Passage
-    start: int  # offset in the passage text
-    end: int
-    terms: frozenset[str]
-
-    @property
-    def text(self) -> str:
-        return self.passage.text[self.start : self.end]
-
-    @property
-    def has_quote(self) -> bool:
-        return bool(_QUOTE_MARKS.search(self.text))
-
-
-def _spelling_in(name: str, terms: frozenset[str]) -> str | None:
-    """The stem under which a name occurs among `terms`, allowing transliteration variants.
-
-    Sudzha finds Sudscha: names of 4+ letters may differ by one edit per three letters, the
-    first letter kept. None when the name does not occur.
-    """
-    name = stem(name)
-    if name in terms or len(name) < 4:
-        return name if name in terms else None
-    edits = len(name) // 3
-    candidates = [t for t in terms if t[:1] == name[:1]]
-    distances = {t: Levenshtein.distance(name, t, score_cutoff=edits) for t in candidates}
-    close = [t for t, d in distances.items() if d <= edits]
-    return min(close, key=lambda t: (distances[t], t)) if close else None
-
-
-def _split_sentences(passages: list[Passage]) -> list[_Sentence]:
-    sentences = []
-    for passage in passages:
-        if passage.start < 0:  # no char span in the source: it could not be cited
-            continue
-        for start, end in sentence_spans(passage.text):
-            terms = frozenset(content_terms(passage.text[start:end]))
-            sentences.append(_Sentence(passage, start, end, terms))
-    return sentences
-
-
 def _refusal(reason: str) -> Synthesis:
     return Synthesis(
         text=load_prompt("refusal").format(reason=reason),
@@ -96,82 +42,68 @@ def _refusal(reason: str) -> Synthesis:
     )
 
 
-def _cite(chosen: list[_Sentence]) -> tuple[str, list[Citation]]:
-    """Answer text with one [n] per distinct passage, numbered in order of first use.
+def _missing_names(query: str, passages: list[Passage]) -> list[str]:
+    """The question's names no passage holds, when they say the question is about someone else.
 
-    A passage's quote runs from the first to the last of its sentences used, so it stays
-    one verbatim span of the source.
+    A full name absent ("Emmanuel Macron"), or every name absent; a lone capitalised word
+    may be an adjective the text paraphrases ("Northern European").
     """
-    numbers: dict[str, int] = {}
-    used: dict[str, list[_Sentence]] = {}
-    parts: list[str] = []
-    for sentence in chosen:
-        key = sentence.passage.chunk_id
-        numbers.setdefault(key, len(numbers) + 1)
-        used.setdefault(key, []).append(sentence)
-        parts.append(f"{sentence.text} [{numbers[key]}]")
-    citations = []
-    for key, group in used.items():
-        passage = group[0].passage
-        start = min(s.start for s in group)
-        end = max(s.end for s in group)
-        citations.append(
-            Citation(
-                n=numbers[key],
-                doc_id=passage.doc_id,
-                source=passage.source,
-                title=passage.title,
-                quote=passage.text[start:end],
-                start=passage.start + start,
-                end=passage.start + end,
-                passage=passage.text,
-                score=passage.score,
-            )
-        )
-    return " ".join(parts), citations
+    names = names_in(query)
+    if not names:
+        return []
+    vocabulary = frozenset(t for s in split_sentences(passages) for t in s.terms)
+    absent = [n for n in names if name_spelling(stem(n), vocabulary) is None]
+    if len(absent) == len(names):
+        return absent
+    pairs = re.findall(r"\b[A-Z]\w+(?:\s+[A-Z]\w+)+", query)
+    whole = [p for p in pairs if all(w in absent for w in p.split()) and p.split()[0] in names]
+    return [w for p in whole for w in p.split()]
 
 
 def synthesize(
-    query: str, passages: list[Passage], max_sentences: int, min_score: float
+    query: str,
+    passages: list[Passage],
+    max_sentences: int,
+    min_score: float,
+    min_coverage: float,
 ) -> Synthesis:
     """Answer `query` from the passages' own sentences, or refuse with the reason."""
     if not passages:
         return _refusal("Nothing is indexed that resembles the question.")
     if passages[0].score < min_score:
         return _refusal("No passage is close enough to the question.")
-    haystack = frozenset(t for p in passages for t in content_terms(p.text))
-    spellings = {stem(n): _spelling_in(n, haystack) for n in names_in(query)}
-    missing = [n for n in names_in(query) if spellings[stem(n)] is None]
+    missing = _missing_names(query, passages)
     if missing:
         names = ", ".join(f"“{n}”" for n in missing)
         return _refusal(f"No passage mentions {names}.")
-
-    query_terms = content_terms(query, _ASKING_WORDS)
-    speech = any(t in _SPEECH_VERBS for t in query_terms)
-    # Names are looked for as the passages spell them.
-    wanted = [spellings.get(t) or t for t in dict.fromkeys(query_terms) if t not in _SPEECH_VERBS]
-    if not wanted:
+    if not wanted_terms(query):
         return _refusal("The question names nothing to look for.")
 
-    sentences = _split_sentences(passages)
-    df = {t: sum(t in s.terms for s in sentences) for t in wanted}
-    idf = {t: math.log(1 + (len(sentences) + 1) / (df[t] + 0.5)) for t in wanted}
+    if any(t in SPEECH_VERBS for t in content_terms(query)):
+        quotes = quotes_by(query, passages)[:max_sentences]
+        if quotes:
+            units = spans([(p, at.start, at.end) for p, at, _ in quotes])
+            text, citations = cite(in_document_order(units[0], units[1:]))
+            return Synthesis(text=text, citations=citations, refused=False)
 
-    def score(s: _Sentence) -> float:
-        lexical = sum(idf[t] for t in wanted if t in s.terms)
-        return lexical + (_QUOTE_BONUS if speech and s.has_quote and lexical else 0.0)
-
-    ranked = sorted(sentences, key=score, reverse=True)
-    if not ranked or score(ranked[0]) == 0:
+    ranked = rank(query, passages)
+    if not ranked or ranked[0].score == 0:
         return _refusal("No passage contains the question's terms.")
-    best = score(ranked[0])
-    chosen = [s for s in ranked[:max_sentences] if score(s) >= best / 2]
-    covered = {t for t in wanted if any(t in s.terms for s in chosen)}
-    if len(covered) / len(wanted) < MIN_COVERAGE:
-        absent = ", ".join(f"“{t}”" for t in wanted if t not in covered)
+    best = best_of_kind(query, ranked)
+    if is_negated(query) and not is_negated(best.sentence.text):
+        return _refusal("The passages do not state the negation the question asks about.")
+    if best.coverage < min_coverage:
+        absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
         return _refusal(f"The best passages do not mention {absent}.")
-
-    # The best sentence leads; the others follow in the order they stand in their source.
-    rest = sorted(chosen[1:], key=lambda s: (s.passage.source, s.passage.start + s.start))
-    text, citations = _cite([chosen[0], *rest])
+    chosen = select(best, ranked, max_sentences)
+    counted = content_terms(counted_noun(query))
+    if counted and not any(_counts(s, counted, query) for s in chosen):
+        return _refusal(f"The passages give no count of “{counted_noun(query)}”.")
+    text, citations = cite(in_document_order(best.sentence, chosen))
     return Synthesis(text=text, citations=citations, refused=False)
+
+
+def _counts(sentence: Sentence, counted: list[str], query: str) -> bool:
+    """Whether the sentence gives a number of the thing a "how many" question counts."""
+    named = any(t in sentence.terms for t in counted)
+    return named and holds_kind("number", sentence.text, query)

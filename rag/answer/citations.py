@@ -1,0 +1,55 @@
+"""Answer text with [n] markers, and the citations behind them (verbatim source spans)."""
+
+from __future__ import annotations
+
+from rag.answer.matching import Sentence
+from rag.types import Citation, Passage
+
+
+def spans(chosen: list[tuple[Passage, int, int]]) -> list[Sentence]:
+    """(passage, start, end) spans, such as a quotation with its attribution, as citable units."""
+    return [Sentence(p, -1, a, b, frozenset()) for p, a, b in chosen]
+
+
+def cite(chosen: list[Sentence]) -> tuple[str, list[Citation]]:
+    """Answer text with one [n] per distinct passage, numbered in order of first use.
+
+    A passage's quote runs from the first to the last of its sentences used, so it stays
+    one verbatim span of the source.
+    """
+    numbers: dict[str, int] = {}
+    used: dict[str, list[Sentence]] = {}
+    parts: list[str] = []
+    for sentence in chosen:
+        key = sentence.passage.chunk_id
+        numbers.setdefault(key, len(numbers) + 1)
+        used.setdefault(key, []).append(sentence)
+        parts.append(f"{sentence.text} [{numbers[key]}]")
+    citations = []
+    for key, group in used.items():
+        passage = group[0].passage
+        start = min(s.start for s in group)
+        end = max(s.end for s in group)
+        citations.append(
+            Citation(
+                n=numbers[key],
+                doc_id=passage.doc_id,
+                source=passage.source,
+                title=passage.title,
+                quote=passage.text[start:end],
+                start=passage.start + start,
+                end=passage.start + end,
+                passage=passage.text,
+                score=passage.score,
+            )
+        )
+    return " ".join(parts), citations
+
+
+def in_document_order(first: Sentence, rest: list[Sentence]) -> list[Sentence]:
+    """The best first; the others in the order they stand in their source, without repeats."""
+    others = sorted(
+        {(s.passage.chunk_id, s.start): s for s in rest if s != first}.values(),
+        key=lambda s: (s.passage.source, s.passage.start + s.start),
+    )
+    return [first, *others]

@@ -1,0 +1,92 @@
+"""Names as the text writes them: runs of capitalised words, with their appositions as aliases.
+
+"Dmitri Peskov, spokesperson for the Kremlin" gives the name "Dmitri Peskov" the alias terms
+of "spokesperson for the Kremlin", so "the Kremlin spokesman" finds him; titles written
+before a name ("British Prime Minister Keir Starmer") are part of the run itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.answer.matching import name_spelling, same_word
+from rag.text import content_terms, stem
+
+_PRONOUNS = frozenset("he she they it we i you his her their its".split())
+# A capitalised run: words starting upper-case, joined by spaces (and "'s" ends it).
+_RUN = re.compile(r"\b[A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*")
+# ", spokesperson for the Kremlin," right after a name, or "the military chief, NAME" before.
+_APPOSITION_AFTER = re.compile(r"^,\s+((?:the\s+|a\s+|an\s+)?[a-z][^,.;:“”\"]{2,60}),")
+_APPOSITION_BEFORE = re.compile(r"(?:^|\s)((?:the\s+|a\s+)?[^,.;:“”\"]{2,60}),\s*$")
+_SENTENCE_WORDS = frozenset(stem(w) for w in "the a an this that these those".split())
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """A capitalised run in a text, with its char span and the stems it answers to."""
+
+    start: int
+    end: int
+    text: str
+    terms: frozenset[str]
+
+
+def name_mentions(text: str, sentence_start: int = 0) -> list[NameMention]:
+    """The capitalised runs of `text` (the sentence's first word only if it is no stopword)."""
+    mentions = []
+    for match in _RUN.finditer(text):
+        start, run = match.start(), match.group().rstrip(".")
+        tokens = run.split()
+        if start == sentence_start and tokens and content_terms(tokens[0]) == []:
+            tokens = tokens[1:]  # "The", "However" open a sentence, they are no name
+            if not tokens:
+                continue
+            start = match.start() + run.index(tokens[0])
+        if not tokens or tokens[0].lower() in _PRONOUNS:
+            continue
+        name = " ".join(tokens)
+        terms = frozenset(content_terms(name)) | _apposition_terms(text, start, start + len(name))
+        if terms:
+            mentions.append(NameMention(start, start + len(name), name, terms))
+    return mentions
+
+
+def _apposition_terms(text: str, start: int, end: int) -> frozenset[str]:
+    after = _APPOSITION_AFTER.match(text[end:])
+    before = _APPOSITION_BEFORE.search(text[max(0, start - 62) : start])
+    described = [after.group(1)] if after else []
+    if before:
+        # "…prompted the Ukrainian military chief, NAME": the noun phrase from its article.
+        phrase = before.group(1)
+        articles = list(re.finditer(r"\b(?:the|a|an)\s", phrase))
+        described.append(phrase[articles[-1].start() :] if articles else "")
+    return frozenset(t for d in described for t in content_terms(d)) - _SENTENCE_WORDS
+
+
+def is_pronoun(word: str) -> bool:
+    """Whether a word is a personal pronoun (he, she, they…)."""
+    return word.lower() in _PRONOUNS
+
+
+def matches_name(term: str, terms: frozenset[str]) -> bool:
+    """Whether a question's stem is one of a mention's, as a word or a spelling variant."""
+    return any(same_word(term, t) for t in terms) or name_spelling(term, terms) is not None
+
+
+def best_matching(mentions: list[NameMention], wanted: list[str]) -> list[NameMention]:
+    """The mentions that match most of the question's terms, if at least half of them.
+
+    "The Chinese foreign minister" is then nobody rather than the British Prime Minister,
+    who matches only "minister".
+    """
+    counts = [sum(matches_name(w, m.terms) for w in wanted) for m in mentions]
+    top = max(counts, default=0)
+    if not top or 2 * top < len(wanted):
+        return []
+    return [m for m, c in zip(mentions, counts, strict=True) if c == top]
+
+
+def surname(mention: NameMention) -> str:
+    """The stem of a name's last word: what "Putin" and "Vladimir Putin" share."""
+    return stem(mention.text.split()[-1].removesuffix("'s").removesuffix("’s"))

@@ -1,0 +1,73 @@
+"""What a question asks for: the kind of answer (a number, a year, a name) and its negation."""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import words
+
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b", re.IGNORECASE)
+_NUMBER_QUESTION = re.compile(
+    r"^(?:.*\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|decade|century|"
+    r"percentage|percent|number|amount|age|date)|in what year|which year)\b)",
+    re.IGNORECASE,
+)
+_WHEN_QUESTION = re.compile(r"^(?:when|since when|until when)\b", re.IGNORECASE)
+_PERSON_QUESTION = re.compile(r"^(?:who|whom|whose)\b", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|half|several)\b",
+    re.IGNORECASE,
+)
+_DATE_WORD = re.compile(
+    r"\d|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|century|decade|year|years|ago|since|during|until|after|before|today|now)\b",
+    re.IGNORECASE,
+)
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\s*){1,3})", re.IGNORECASE)
+
+
+def counted_noun(question: str) -> str:
+    """What "how many" counts ("How many US Presidents…": "Presidents"), or "" if unclear."""
+    match = _HOW_MANY.search(question)
+    following = match.group(1).split() if match else []
+    # The counted noun is plural: the first word of the next three that looks it.
+    return next((w for w in following if len(w) > 3 and w.lower().endswith("s")), "")
+
+
+def is_negated(text: str) -> bool:
+    """Whether the text holds a negation (not, never, n't…)."""
+    return bool(_NEGATION.search(text))
+
+
+def answer_kind(question: str) -> str:
+    """ "number", "date", "name" or "" (no kind checked), from the question's opening."""
+    q = question.strip()
+    if _NUMBER_QUESTION.match(q):
+        return "number"
+    if _WHEN_QUESTION.match(q):
+        return "date"
+    if _PERSON_QUESTION.match(q):
+        return "name"
+    return ""
+
+
+def holds_kind(kind: str, sentence: str, question: str) -> bool:
+    """Whether the sentence holds an answer of that kind that the question does not already."""
+    if kind == "number":
+        return bool(_NUMBER.search(_without(sentence, question)))
+    if kind == "date":
+        return bool(_DATE_WORD.search(_without(sentence, question)))
+    if kind == "name":
+        asked = {w.lower() for w in words(question)}
+        return any(w[0].isupper() and w.lower() not in asked for w in words(sentence)[1:])
+    return True
+
+
+def _without(sentence: str, question: str) -> str:
+    # A number the question already states ("in 1191") is not the answer.
+    for token in set(re.findall(r"\d[\d,.]*", question)):
+        sentence = sentence.replace(token, " ")
+    return sentence
