@@ -19,10 +19,12 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: sentence vectors and spans stored beside the chunks (rag.sentences).
+FORMAT_VERSION = 2
 _META_FILE = "rag_index.json"
 
 
@@ -62,10 +64,17 @@ class DocumentInfo:
 class CorpusIndex:
     """The documents' chunks in FAISS + a docstore, with upsert by document."""
 
-    def __init__(self, index: VectorStoreIndex, store: _FaissIdMapStore, meta: dict) -> None:
+    def __init__(
+        self,
+        index: VectorStoreIndex,
+        store: _FaissIdMapStore,
+        meta: dict,
+        sentences: SentenceStore | None = None,
+    ) -> None:
         self.index = index
         self._store = store
         self._meta = meta
+        self.sentences = sentences or SentenceStore()
 
     @classmethod
     def create(cls, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
@@ -88,6 +97,7 @@ class CorpusIndex:
             store = _FaissIdMapStore.from_persist_dir(str(index_dir))
             storage = StorageContext.from_defaults(vector_store=store, persist_dir=str(index_dir))
             index = load_index_from_storage(storage, embed_model=embed_model)
+            sentences = SentenceStore.load(index_dir)
         except Exception as err:  # any unreadable file: json, faiss or pydantic errors
             raise IndexCorruptError(
                 f"The index in {index_dir} is unreadable ({err}). {rebuild}"
@@ -98,7 +108,7 @@ class CorpusIndex:
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
                 f"{rebuild}"
             )
-        loaded = cls(index, store, meta)  # type: ignore[arg-type]
+        loaded = cls(index, store, meta, sentences)  # type: ignore[arg-type]
         loaded.check_consistency(index_dir)
         return loaded
 
@@ -107,9 +117,8 @@ class CorpusIndex:
         in_faiss = self._store.node_ids
         in_index = set(self.index.index_struct.nodes_dict.values())
         in_docstore = set(self.index.docstore.docs)
-        if not (in_faiss == in_index == in_docstore) or self._store._faiss_index.ntotal != len(
-            in_faiss
-        ):
+        same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
+        if not same or self._store._faiss_index.ntotal != len(in_faiss):
             raise IndexCorruptError(
                 f"The index in {where} is inconsistent: {len(in_faiss)} vectors, "
                 f"{len(in_index)} indexed chunks, {len(in_docstore)} stored chunks. "
@@ -137,6 +146,7 @@ class CorpusIndex:
         if changed:
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             self._embed(nodes, show_progress)
+            self.sentences.add(nodes, self.index._embed_model, show_progress)
             self.index.insert_nodes(nodes)
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
@@ -156,6 +166,7 @@ class CorpusIndex:
         info = self.index.docstore.get_ref_doc_info(doc_id)
         if info is not None:
             self._store.delete_nodes(list(info.node_ids))
+            self.sentences.delete(info.node_ids)
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
 
     def documents(self) -> list[DocumentInfo]:
@@ -173,6 +184,14 @@ class CorpusIndex:
             )
         return sorted(infos, key=lambda d: d.source)
 
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored unit vectors of these chunks, one row each, read back from FAISS."""
+        faiss_ids = self._store._node_id_to_faiss_id_map  # one pydantic attribute lookup
+        ids = np.array([faiss_ids[c] for c in chunk_ids], np.int64)
+        if not len(ids):
+            return np.zeros((0, self._meta["dimension"]), dtype=np.float32)
+        return self._store._faiss_index.reconstruct_batch(ids)
+
     @property
     def chunk_count(self) -> int:
         return len(self._store.node_ids)
@@ -184,6 +203,7 @@ class CorpusIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
+        self.sentences.persist(tmp)
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta, indent=2))
         shutil.rmtree(old, ignore_errors=True)
