@@ -54,6 +54,7 @@ class RagEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._index: CorpusIndex | None = None
+        self._retriever: Retriever | None = None
         self._write_lock = threading.Lock()
 
     @cached_property
@@ -71,7 +72,15 @@ class RagEngine:
                 self.settings.index_dir, self.embed_model, self._model_name
             )
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
+            self._retriever_for(self._index)
         return self._index
+
+    def _retriever_for(self, index: CorpusIndex) -> Retriever:
+        """The retriever over `index` as it is now (BM25 and title links are built from it)."""
+        retriever = self._retriever
+        if retriever is None or retriever.corpus is not index:
+            retriever = self._retriever = Retriever(index, self.settings)
+        return retriever
 
     def has_index(self) -> bool:
         """Whether an index can be loaded (raises if one exists but is corrupt)."""
@@ -101,6 +110,7 @@ class RagEngine:
             if any(o != "unchanged" for o in outcomes.values()):
                 index.persist(self.settings.index_dir)
             self._index = index
+            self._retriever = Retriever(index, self.settings)  # the old one knew the old chunks
         return IngestReport(
             outcomes=outcomes,
             rejected=rejected + unreadable,
@@ -120,7 +130,7 @@ class RagEngine:
         index = self._load_index()
         started = time.perf_counter()
         query = condense(question, history or [])
-        passages, timings = Retriever(index.index).retrieve(query, k or self.settings.top_k)
+        passages, timings = self._retriever_for(index).retrieve(query, k or self.settings.top_k)
         synthesized_at = time.perf_counter()
         result = extractive.synthesize(
             query, passages, self.settings.max_answer_sentences, self.settings.min_score
