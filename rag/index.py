@@ -16,6 +16,7 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex, load_in
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 from rag.errors import IndexCorruptError, IndexMissingError
@@ -183,6 +184,13 @@ class CorpusIndex:
                 )
             )
         return sorted(infos, key=lambda d: d.source)
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k chunks nearest `vector` in FAISS, with their cosines, best first."""
+        found = self._store.query(
+            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)
+        )
+        return list(zip(found.ids or [], found.similarities or [], strict=True))
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The stored unit vectors of these chunks, one row each, read back from FAISS."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 from llama_index.core.schema import NodeWithScore
-from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from rag.bm25 import Bm25Scorer
 from rag.config import Settings
@@ -74,11 +73,7 @@ class Retriever:
             return [], {}
         times = [time.perf_counter()]
         n = self.settings.fusion_candidates
-        found = self.corpus._store.query(
-            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
-        )
-        hits = zip(found.ids or [], found.similarities or [], strict=True)
-        dense = {self._position[c]: float(s) for c, s in hits}
+        dense = {self._position[c]: float(s) for c, s in self.corpus.nearest(vector, n)}
         times.append(time.perf_counter())
         bm25, sentence_bm25 = self._bm25.scores(query)
         times.append(time.perf_counter())
@@ -135,7 +130,9 @@ class Retriever:
         unit = max(max(cosines.values()), 0.0) / top if top > 0 else 0.0
         return [(self._chunk_ids[p], hopped[p] * unit) for p in ranked]
 
-    def _cosines(self, positions: list[int], vector: np.ndarray):
+    def _cosines(
+        self, positions: list[int], vector: np.ndarray
+    ) -> tuple[dict[int, float], dict[int, float]]:
         """Each chunk's cosine to the query, and its best sentence's."""
         ids = [self._chunk_ids[p] for p in positions]
         chunk = self.corpus.chunk_vectors(ids) @ vector

@@ -48,7 +48,9 @@ class SentenceStore:
     def chunk_ids(self) -> set[str]:
         return set(self.spans)
 
-    def add(self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool):
+    def add(
+        self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
+    ) -> None:
         """Split each chunk into sentences and embed them, shortest first (less padding)."""
         owners: list[str] = []
         texts: list[str] = []
@@ -70,11 +72,13 @@ class SentenceStore:
             start += count
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Forget these chunks' sentences."""
         for chunk_id in chunk_ids:
             self.spans.pop(chunk_id, None)
             self.vectors.pop(chunk_id, None)
 
     def persist(self, folder: Path) -> None:
+        """Write all vectors as one float16 matrix, and the spans, in chunk id order."""
         ids = sorted(self.spans)
         arrays = [self.vectors[i] for i in ids if len(self.vectors[i])]
         np.save(folder / _VECTORS_FILE, np.concatenate(arrays) if arrays else np.zeros((0, 0)))
@@ -82,6 +86,7 @@ class SentenceStore:
 
     @classmethod
     def load(cls, folder: Path) -> SentenceStore:
+        """What `persist` wrote; ValueError when the two files disagree."""
         spans_json = json.loads((folder / _SPANS_FILE).read_text())
         matrix = np.load(folder / _VECTORS_FILE)
         spans: dict[str, list[tuple[int, int]]] = {}
