@@ -39,6 +39,40 @@ class Settings(BaseSettings):
     )
     chunk_overlap: int = Field(20, ge=0, description="Token overlap between chunks.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    fusion_candidates: int = Field(
+        50,
+        ge=1,
+        description="Chunks that dense search and BM25 each put forward for the fused ranking.",
+    )
+    weight_dense: float = Field(
+        0.2, ge=0, description="Fusion weight of the chunk's cosine to the question."
+    )
+    weight_bm25: float = Field(0.4, ge=0, description="Fusion weight of the chunk's BM25 score.")
+    weight_sentence_dense: float = Field(
+        0.2, ge=0, description="Fusion weight of the cosine of the chunk's best sentence."
+    )
+    weight_sentence_bm25: float = Field(
+        0.2, ge=0, description="Fusion weight of the BM25 score of the chunk's best sentence."
+    )
+    title_boost: float = Field(
+        0.1,
+        ge=0,
+        description="Added to the fused score (0-1) of the chunks of documents whose title "
+        "the question names.",
+    )
+    hop_parents: int = Field(
+        5,
+        ge=0,
+        description="Second hop: the best documents of the first round whose text is searched "
+        "for other documents' titles (0: no second hop).",
+    )
+    hop_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Second hop: share of a linked chunk's score that comes from the passage "
+        "naming it (the rest from its own match to the question).",
+    )
     min_score: float = Field(
         0.1,
         description="Refuse when the best passage's cosine similarity is below this.",

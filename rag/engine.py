@@ -62,6 +62,7 @@ class RagEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._index: CorpusIndex | None = None
+        self._retriever: Retriever | None = None
         self._write_lock = threading.Lock()
 
     @cached_property
@@ -102,7 +103,16 @@ class RagEngine:
                 self._index = None
                 yield
             finally:
+                # BM25 and title links describe the chunks before the write: rebuilt on demand.
+                self._retriever = None
                 lock.release()
+
+    def _retriever_for(self, index: CorpusIndex) -> Retriever:
+        """The retriever over `index` as it is now (BM25 and title links are built from it)."""
+        retriever = self._retriever
+        if retriever is None or retriever.corpus is not index:
+            retriever = self._retriever = Retriever(index, self.settings)
+        return retriever
 
     def has_index(self) -> bool:
         """Whether an index can be loaded (raises if one exists but is corrupt)."""
@@ -162,10 +172,10 @@ class RagEngine:
         if not question or not question.strip():
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
         question = question.strip()
-        index = self._load_index()
+        retriever = self._retriever_for(self._load_index())  # built once per index version
         started = time.perf_counter()
         query = condense(question, history or [])
-        passages, timings = Retriever(index.index).retrieve(query, k or self.settings.top_k)
+        passages, timings = retriever.retrieve(query, k or self.settings.top_k)
         synthesized_at = time.perf_counter()
         result = extractive.synthesize(
             query,

@@ -17,13 +17,16 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex, load_in
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: sentence vectors and spans stored beside the chunks (rag.sentences).
+FORMAT_VERSION = 2
 _META_FILE = "rag_index.json"
 
 
@@ -64,11 +67,18 @@ class DocumentInfo:
 class CorpusIndex:
     """The documents' chunks in FAISS + a docstore, with upsert by document."""
 
-    def __init__(self, index: VectorStoreIndex, store: _FaissIdMapStore, meta: dict) -> None:
+    def __init__(
+        self,
+        index: VectorStoreIndex,
+        store: _FaissIdMapStore,
+        meta: dict,
+        sentences: SentenceStore | None = None,
+    ) -> None:
         self.index = index
         self._store = store
         self._meta = meta
         self._ingested: dict[str, str] = meta.setdefault("ingested", {})
+        self.sentences = sentences or SentenceStore()
 
     @classmethod
     def create(cls, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
@@ -91,6 +101,7 @@ class CorpusIndex:
             store = _FaissIdMapStore.from_persist_dir(str(index_dir))
             storage = StorageContext.from_defaults(vector_store=store, persist_dir=str(index_dir))
             index = load_index_from_storage(storage, embed_model=embed_model)
+            sentences = SentenceStore.load(index_dir)
         except Exception as err:  # any unreadable file: json, faiss or pydantic errors
             raise IndexCorruptError(
                 f"The index in {index_dir} is unreadable ({err}). {rebuild}"
@@ -101,7 +112,7 @@ class CorpusIndex:
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
                 f"{rebuild}"
             )
-        loaded = cls(index, store, meta)  # type: ignore[arg-type]
+        loaded = cls(index, store, meta, sentences)  # type: ignore[arg-type]
         loaded.check_consistency(index_dir)
         return loaded
 
@@ -110,9 +121,8 @@ class CorpusIndex:
         in_faiss = self._store.node_ids
         in_index = set(self.index.index_struct.nodes_dict.values())
         in_docstore = set(self.index.docstore.docs)
-        if not (in_faiss == in_index == in_docstore) or self._store._faiss_index.ntotal != len(
-            in_faiss
-        ):
+        same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
+        if not same or self._store._faiss_index.ntotal != len(in_faiss):
             raise IndexCorruptError(
                 f"The index in {where} is inconsistent: {len(in_faiss)} vectors, "
                 f"{len(in_index)} indexed chunks, {len(in_docstore)} stored chunks. "
@@ -140,6 +150,7 @@ class CorpusIndex:
         if changed:
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             self._embed(nodes, show_progress)
+            self.sentences.add(nodes, self.index._embed_model, show_progress)
             self.index.insert_nodes(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
@@ -161,6 +172,7 @@ class CorpusIndex:
         info = self.index.docstore.get_ref_doc_info(doc_id)
         if info is not None:
             self._store.delete_nodes(list(info.node_ids))
+            self.sentences.delete(info.node_ids)
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
         self._ingested.pop(doc_id, None)
 
@@ -180,6 +192,21 @@ class CorpusIndex:
             )
         return sorted(infos, key=lambda d: d.source)
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k chunks nearest `vector` in FAISS, with their cosines, best first."""
+        found = self._store.query(
+            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)
+        )
+        return list(zip(found.ids or [], found.similarities or [], strict=True))
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored unit vectors of these chunks, one row each, read back from FAISS."""
+        faiss_ids = self._store._node_id_to_faiss_id_map  # one pydantic attribute lookup
+        ids = np.array([faiss_ids[c] for c in chunk_ids], np.int64)
+        if not len(ids):
+            return np.zeros((0, self._meta["dimension"]), dtype=np.float32)
+        return self._store._faiss_index.reconstruct_batch(ids)
+
     @property
     def chunk_count(self) -> int:
         return len(self._store.node_ids)
@@ -191,6 +218,7 @@ class CorpusIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
+        self.sentences.persist(tmp)
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta, indent=2))
         shutil.rmtree(old, ignore_errors=True)

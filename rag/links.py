@@ -1,0 +1,52 @@
+"""Titles as keys: which documents a text names, found by their titles (no NER, no LLM).
+
+A multi-hop question names one entity and needs a second document about an entity named
+*in* the first ("the director of the film that …"). When documents are titled by their
+subject (encyclopedias, wikis, product manuals), a title occurring in a passage or in the
+question is a strong link to that document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from llama_index.core.utils import globals_helper
+
+_WORD = re.compile(r"\w+")
+# "Dave Thomas (businessman)" is named in text as "Dave Thomas".
+_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
+_MIN_KEY_CHARS = 3
+
+
+def title_key(title: str) -> str:
+    """A title as the lower-cased words a text would name it by."""
+    return " ".join(_WORD.findall(_DISAMBIGUATION.sub("", title).lower()))
+
+
+class TitleLinker:
+    """Finds the documents whose titles a text names, as word n-grams looked up in a dict."""
+
+    def __init__(self, titles: Iterable[tuple[str, str]]) -> None:
+        """`titles`: (doc_id, title) pairs; titles of stopwords only ("The Who") are skipped."""
+        stopwords = set(globals_helper.stopwords)
+        self._docs: dict[str, set[str]] = {}
+        for doc_id, title in titles:
+            key = title_key(title)
+            if len(key) >= _MIN_KEY_CHARS and not all(w in stopwords for w in key.split()):
+                self._docs.setdefault(key, set()).add(doc_id)
+        # Longest title (in words) per first word: most words start no title at all.
+        self._longest: dict[str, int] = {}
+        for key in self._docs:
+            first, length = key.split()[0], len(key.split())
+            self._longest[first] = max(self._longest.get(first, 0), length)
+
+    def linked(self, text: str) -> set[str]:
+        """The doc ids whose titles occur in `text` as whole words (case ignored)."""
+        words = _WORD.findall(text.lower())
+        found: set[str] = set()
+        for start, word in enumerate(words):
+            longest = self._longest.get(word, 0)
+            for end in range(start + 1, min(start + longest, len(words)) + 1):
+                found |= self._docs.get(" ".join(words[start:end]), set())
+        return found

@@ -1,0 +1,101 @@
+"""Per-chunk sentence vectors and spans, stored beside the FAISS index.
+
+A chunk of 200 tokens is one vector, and a question about one of its sentences competes
+with everything else the chunk says; scoring a chunk by its best sentence (dense and BM25)
+finds the sentence that answers. Only candidates' sentences are scored at query time, so
+no second ANN index is needed; all vectors are held in memory as float16 (10k chunks:
+~60k sentences, ~45 MiB; at millions of chunks this file should be memory-mapped).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode
+
+from rag.text import sentence_spans
+
+_VECTORS_FILE = "sentence_vectors.npy"
+_SPANS_FILE = "sentence_spans.json"
+
+
+def sentence_texts(title: str, text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    """What is embedded and BM25-indexed for each sentence: the title gives it its subject."""
+    return [f"{title}: {text[start:end]}" for start, end in spans]
+
+
+def _spans_of(node: BaseNode) -> list[tuple[int, int]]:
+    text = node.get_content()
+    return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
+
+
+class SentenceStore:
+    """chunk id → its sentences' char spans (in the chunk text) and unit vectors."""
+
+    def __init__(
+        self,
+        spans: dict[str, list[tuple[int, int]]] | None = None,
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.spans = spans or {}
+        self.vectors = vectors or {}
+
+    @property
+    def chunk_ids(self) -> set[str]:
+        return set(self.spans)
+
+    def add(
+        self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
+    ) -> None:
+        """Split each chunk into sentences and embed them, shortest first (less padding)."""
+        owners: list[str] = []
+        texts: list[str] = []
+        for node in nodes:
+            spans = _spans_of(node)
+            self.spans[node.node_id] = spans
+            texts += sentence_texts(node.metadata.get("title", ""), node.get_content(), spans)
+            owners += [node.node_id] * len(spans)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        embedded = embed_model.get_text_embedding_batch(
+            [texts[i] for i in order], show_progress=show_progress
+        )
+        vectors = np.zeros((len(texts), len(embedded[0]) if embedded else 0), dtype=np.float16)
+        vectors[order] = np.asarray(embedded, dtype=np.float32)
+        start = 0
+        for node in nodes:
+            count = len(self.spans[node.node_id])
+            self.vectors[node.node_id] = vectors[start : start + count]
+            start += count
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Forget these chunks' sentences."""
+        for chunk_id in chunk_ids:
+            self.spans.pop(chunk_id, None)
+            self.vectors.pop(chunk_id, None)
+
+    def persist(self, folder: Path) -> None:
+        """Write all vectors as one float16 matrix, and the spans, in chunk id order."""
+        ids = sorted(self.spans)
+        arrays = [self.vectors[i] for i in ids if len(self.vectors[i])]
+        np.save(folder / _VECTORS_FILE, np.concatenate(arrays) if arrays else np.zeros((0, 0)))
+        (folder / _SPANS_FILE).write_text(json.dumps({i: self.spans[i] for i in ids}))
+
+    @classmethod
+    def load(cls, folder: Path) -> SentenceStore:
+        """What `persist` wrote; ValueError when the two files disagree."""
+        spans_json = json.loads((folder / _SPANS_FILE).read_text())
+        matrix = np.load(folder / _VECTORS_FILE)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        vectors: dict[str, np.ndarray] = {}
+        start = 0
+        for chunk_id, chunk_spans in spans_json.items():
+            spans[chunk_id] = [(a, b) for a, b in chunk_spans]
+            vectors[chunk_id] = matrix[start : start + len(chunk_spans)]
+            start += len(chunk_spans)
+        if start != len(matrix):
+            raise ValueError(f"{len(matrix)} sentence vectors for {start} sentences")
+        return cls(spans, vectors)
