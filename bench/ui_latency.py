@@ -18,7 +18,7 @@ from statistics import median
 
 from playwright.sync_api import sync_playwright
 
-from bench.ui_load import RESULTS, free_port, serve_seed_index
+from bench.ui_load import free_port, serve_seed_index, write_results
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's chromium, headless, with nothing that calls home (Playwright cannot download its own).
@@ -110,14 +110,12 @@ def main() -> None:
         "first_text_max_ms": round(max(firsts), 1),
         "full_answer_max_ms": round(max(fulls), 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ui_latency.json").write_text(json.dumps(result, indent=2))
-    rows = "\n".join(f"| {key} | {value} |" for key, value in result.items())
-    (RESULTS / "ui_latency.md").write_text(
-        "# UI latency in the browser (seed corpus, extractive answers)\n\n"
+    write_results(
+        "ui_latency",
+        "UI latency in the browser (seed corpus, extractive answers)",
         "Time from pressing Enter to the first answer text in the chat, and to the full "
-        "answer (no sentence still streaming), measured in the page.\n\n"
-        f"| measure | value |\n|---|---|\n{rows}\n"
+        "answer (no sentence still streaming), measured in the page.",
+        result,
     )
     print(json.dumps(result, indent=2))
 

@@ -128,15 +128,13 @@ def serve_seed_index(data_dir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError(f"rag serve did not come up on {url}")
 
 
-def _write(result: dict) -> None:
+def write_results(name: str, heading: str, intro: str, result: dict) -> None:
+    """bench/results/NAME.json and NAME.md (a measure | value table)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ui_load.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     rows = "\n".join(f"| {key} | {value} |" for key, value in result.items())
-    (RESULTS / "ui_load.md").write_text(
-        "# UI load: concurrent gradio_client sessions against one `rag serve`\n\n"
-        "Each session asks its own seed question, then its follow-up with its own history, "
-        "in a loop until the time is up; every answer is checked against its question.\n\n"
-        f"| measure | value |\n|---|---|\n{rows}\n"
+    (RESULTS / f"{name}.md").write_text(
+        f"# {heading}\n\n{intro}\n\n| measure | value |\n|---|---|\n{rows}\n"
     )
 
 
@@ -153,7 +151,13 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    _write(result)
+    write_results(
+        "ui_load",
+        "UI load: concurrent gradio_client sessions against one `rag serve`",
+        "Each session asks its own seed question, then its follow-up with its own history, "
+        "in a loop until the time is up; every answer is checked against its question.",
+        result,
+    )
     print(json.dumps(result, indent=2))
     sys.exit(1 if result["errors"] else 0)
 

@@ -59,12 +59,19 @@ def test_a_follow_up_searches_with_the_previous_names(seed_engine):
     _assert_citations_verbatim(second)
 
 
-def test_ingest_skips_unchanged_replaces_changed_and_keeps_the_rest(tmp_path, seed_corpus):
+def _seed_plus_note(tmp_path, seed_corpus, note_text):
+    """A corpus of the seed and one note, and settings for a fresh data dir."""
     corpus = tmp_path / "corpus"
     shutil.copytree(seed_corpus, corpus)
-    extra = corpus / "notes.md"
-    extra.write_text("# Team notes\n\nThe meeting with Lindqvist is on Friday.\n")
-    settings = Settings(data_dir=tmp_path / "data")
+    note = corpus / "notes.md"
+    note.write_text(note_text)
+    return corpus, note, Settings(data_dir=tmp_path / "data")
+
+
+def test_ingest_skips_unchanged_replaces_changed_and_keeps_the_rest(tmp_path, seed_corpus):
+    corpus, extra, settings = _seed_plus_note(
+        tmp_path, seed_corpus, "# Team notes\n\nThe meeting with Lindqvist is on Friday.\n"
+    )
 
     first = RagEngine(settings).ingest([corpus])
     assert sorted(first.outcomes.values()) == ["added", "added"]
@@ -138,11 +145,9 @@ def test_ingest_and_ask_work_in_a_process_without_network(tmp_path, seed_corpus)
 
 
 def test_deleting_a_document_removes_its_chunks_everywhere(tmp_path, seed_corpus):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(seed_corpus, corpus)
-    note = corpus / "note.md"
-    note.write_text("# Note\n\nThe Lindqvist meeting is on Friday in Tromsø.\n")
-    settings = Settings(data_dir=tmp_path / "data")
+    corpus, note, settings = _seed_plus_note(
+        tmp_path, seed_corpus, "# Note\n\nThe Lindqvist meeting is on Friday in Tromsø.\n"
+    )
     engine = RagEngine(settings)
     total = engine.ingest([corpus]).chunks
     removed = engine.delete(note)

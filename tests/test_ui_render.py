@@ -65,3 +65,9 @@ def test_auth_setting_from_a_pair_or_a_file(tmp_path):
     assert auth_pairs(str(users)) == [("ann", "one"), ("bob", "two")]
     with pytest.raises(RagError, match="user:password"):
         auth_pairs("no-colon")
+
+
+def test_a_pdf_citation_names_its_page():
+    citation = Citation(1, "d", "/tmp/r.pdf", "T", "quote", 10, 15, "a quote b", 1.0, page=3)
+    rendered = render_sources(Answer("q", "q", "x [1]", [citation], []))
+    assert "page 3, chars 10–15" in rendered

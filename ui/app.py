@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from rag import RagEngine, RagError, Settings
+from rag.extract import SUPPORTED_SUFFIXES
 from ui.render import (
     esc,
     render_documents,
@@ -26,7 +27,7 @@ EXAMPLES = [
     "Which town fell to Russian forces?",
     "Who confirmed talking to his Russian counterpart?",
 ]
-UPLOAD_TYPES = [".txt", ".md"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 
 # Scoped by Gradio to the sources panel.
 _SOURCES_CSS = """

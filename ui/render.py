@@ -75,7 +75,7 @@ def render_sources(answer: Answer) -> str:
     items = [
         f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
         f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
-        f'<span class="span">chars {c.start}–{c.end}</span>'
+        f'<span class="span">{f"page {c.page}, " if c.page else ""}chars {c.start}–{c.end}</span>'
         f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
         for c in answer.citations
     ]
