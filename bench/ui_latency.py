@@ -45,45 +45,52 @@ QUESTIONS = [
     "Who is set to visit Washington?",
 ]
 
-# Resolves with [first answer text, full answer] in ms after Enter, measured in the page.
-_MEASURE_JS = """
-(question) => new Promise((resolve) => {
+# Watches the chat from the Enter keydown: window.__timing gets `first` (first answer text)
+# and `full` (nothing left streaming), in ms after the key.
+_WATCH_JS = """
+() => {
   const chat = document.querySelector("#chat");
   const box = document.querySelector("#question textarea");
   const before = chat.querySelectorAll(".message.bot").length;
-  let first = null;
+  const timing = window.__timing = {start: null, first: null, full: null};
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && timing.start === null) timing.start = performance.now();
+  }, {capture: true, once: true});
   const observer = new MutationObserver(() => {
     const bots = chat.querySelectorAll(".message.bot");
-    if (bots.length <= before) return;
+    if (timing.start === null || bots.length <= before) return;
     const last = bots[bots.length - 1];
-    const text = last.querySelector("p.answer, p.refusal");
-    if (text && first === null) first = performance.now() - start;
-    if (text && !last.querySelector(".streaming, .pending")) {
+    if (!last.querySelector("p.answer, p.refusal")) return;
+    const now = performance.now() - timing.start;
+    if (timing.first === null) timing.first = now;
+    if (!last.querySelector(".streaming, .pending")) {
+      timing.full = now;
       observer.disconnect();
-      resolve([first, performance.now() - start]);
     }
   });
   observer.observe(chat, {childList: true, subtree: true, characterData: true});
-  box.value = question;
-  box.dispatchEvent(new Event("input", {bubbles: true}));
-  const start = performance.now();
-  box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", code: "Enter", bubbles: true}));
-})
+}
 """
 
 
+def _ask(page, question: str) -> tuple[float, float]:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.evaluate(_WATCH_JS)
+    box.press("Enter")
+    page.wait_for_function("() => window.__timing.full !== null", timeout=60_000)
+    return tuple(page.evaluate("() => [window.__timing.first, window.__timing.full]"))
+
+
 def measure(url: str, questions: list[str]) -> list[tuple[float, float]]:
-    """(first text ms, full answer ms) per question, each in a fresh page."""
-    timings = []
+    """(first text ms, full answer ms) per question, asked in one chat."""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(url, wait_until="load")
         page.locator("#question textarea").wait_for()
-        page.evaluate(_MEASURE_JS, "What did Peskov say?")  # warm up model and page
-        for question in questions:
-            first, full = page.evaluate(_MEASURE_JS, question)
-            timings.append((first, full))
+        _ask(page, "What did Peskov say?")  # warm up the model and the page
+        timings = [_ask(page, question) for question in questions]
         browser.close()
     return timings
 

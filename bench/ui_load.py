@@ -60,7 +60,8 @@ def _session(url: str, number: int, deadline: float, log: SessionLog) -> None:
     """One client: its own conversation, asked again and again until the deadline."""
     question, phrase, follow_up, follow_phrase = CONVERSATIONS[number % len(CONVERSATIONS)]
     try:
-        client = Client(url, verbose=False)
+        # 50 sessions connect at once on 2 cores: give the config handshake time.
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 60})
     except Exception as err:  # a session that cannot even connect is an error to report
         log.errors.append(f"connect: {err}")
         return

@@ -23,11 +23,12 @@ from rag.errors import (
     EmptyQuestionError,
     IndexBusyError,
     IndexMissingError,
+    RagError,
 )
 from rag.extract import page_at
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents
-from rag.retrieve import Retriever
+from rag.retrieve import RETRIEVAL_MODES, Retriever
 from rag.text import sentence_spans
 from rag.types import Answer
 
@@ -167,15 +168,26 @@ class RagEngine:
             index.persist(self.settings.index_dir)
         return match[0]
 
-    def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
-        """Answer a question; `history` holds the earlier turns' standalone queries."""
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        mode: str = "hybrid",
+    ) -> Answer:
+        """Answer a question; `history` holds the earlier turns' standalone queries.
+
+        `mode` is one of `rag.retrieve.RETRIEVAL_MODES` (hybrid, dense, keyword).
+        """
         if not question or not question.strip():
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
+        if mode not in RETRIEVAL_MODES:
+            raise RagError(f"Unknown retrieval mode {mode!r}: use {', '.join(RETRIEVAL_MODES)}.")
         question = question.strip()
         retriever = self._retriever_for(self._load_index())  # built once per index version
         started = time.perf_counter()
         query = condense(question, history or [])
-        passages, timings = retriever.retrieve(query, k or self.settings.top_k)
+        passages, timings = retriever.retrieve(query, k or self.settings.top_k, mode)
         synthesized_at = time.perf_counter()
         result = extractive.synthesize(
             query,

@@ -21,6 +21,13 @@ from rag.index import CorpusIndex
 from rag.links import TitleLinker
 from rag.types import Passage
 
+# Retrieval modes a user can pick (the UI's settings drawer): overrides of the fusion settings.
+RETRIEVAL_MODES: dict[str, dict[str, float]] = {
+    "hybrid": {},
+    "dense": {"weight_bm25": 0, "weight_sentence_bm25": 0, "title_boost": 0, "hop_parents": 0},
+    "keyword": {"weight_dense": 0, "weight_sentence_dense": 0, "title_boost": 0, "hop_parents": 0},
+}
+
 
 @dataclass(frozen=True)
 class _Query:
@@ -39,6 +46,7 @@ class Retriever:
     def __init__(self, corpus: CorpusIndex, settings: Settings) -> None:
         self.corpus = corpus
         self.settings = settings
+        self._modes = {name: settings.model_copy(update=u) for name, u in RETRIEVAL_MODES.items()}
         # One query at a time: waking FAISS's OpenMP threads costs more than searching 10k
         # vectors (1.1 ms on one thread, 4.4 ms on two, measured on 2 busy cores). Exact
         # search of far larger flat indexes would want the threads back.
@@ -57,16 +65,18 @@ class Retriever:
             (by_id[c].ref_doc_id or "", by_id[c].metadata.get("title", "")) for c in self._chunk_ids
         )
 
-    def retrieve(self, query: str, k: int) -> tuple[list[Passage], dict[str, float]]:
+    def retrieve(
+        self, query: str, k: int, mode: str = "hybrid"
+    ) -> tuple[list[Passage], dict[str, float]]:
         """The k best passages (score: cosine to the query) and the ms spent per stage."""
         started = time.perf_counter()
         vector = self.corpus.index._embed_model.get_query_embedding(query)
         embed_ms = (time.perf_counter() - started) * 1000
-        passages, timings = self.search(query, np.asarray(vector, np.float32), k)
+        passages, timings = self.search(query, np.asarray(vector, np.float32), k, mode)
         return passages, {"embed": embed_ms} | timings
 
     def search(
-        self, query: str, vector: np.ndarray, k: int
+        self, query: str, vector: np.ndarray, k: int, mode: str = "hybrid"
     ) -> tuple[list[Passage], dict[str, float]]:
         """`retrieve` with the query already embedded (evals reuse one embedding per question)."""
         if self._bm25 is None:
@@ -78,7 +88,7 @@ class Retriever:
         bm25, sentence_bm25 = self._bm25.scores(query)
         times.append(time.perf_counter())
         q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25)
-        ranked = self._rank(query, q, k)
+        ranked = self._rank(query, q, k, self._modes[mode])
         nodes = self.corpus.index.docstore.get_nodes([p for p, _ in ranked])
         passages = [
             Passage.from_node(NodeWithScore(node=node, score=score), rank)
@@ -90,14 +100,13 @@ class Retriever:
         timings["search"] = (times[-1] - times[0]) * 1000
         return passages, timings
 
-    def _rank(self, query: str, q: _Query, k: int) -> list[tuple[str, float]]:
+    def _rank(self, query: str, q: _Query, k: int, s: Settings) -> list[tuple[str, float]]:
         """The k best chunk ids and their scores.
 
         Fused first-round scores, raised by the question's titles and by second-hop links,
         then scaled so the first carries the best cosine among the candidates: the order is
         the fusion's, and the top score keeps meaning what `Settings.min_score` gates.
         """
-        s = self.settings
         n = min(s.fusion_candidates, len(self._chunk_ids))
         first = set(q.dense) | set(np.argpartition(-q.bm25, n - 1)[:n].tolist())
         named = {p for doc in self._linker.linked(query) for p in self._doc_chunks[doc]}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import RagEngine, Settings
+from rag import RagEngine, RagError, Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker, title_key
 
@@ -101,3 +101,21 @@ def test_an_index_without_sentence_vectors_is_reported_corrupt(tmp_path):
     (settings.index_dir / "sentence_spans.json").unlink()
     with pytest.raises(Exception, match="unreadable"):
         CorpusIndex.load(settings.index_dir, RagEngine(settings).embed_model, "all-MiniLM-L6-v2")
+
+
+@pytest.mark.slow
+def test_dense_and_keyword_modes_rank_by_their_own_signal(tmp_path):
+    corpus = _write(tmp_path / "docs", DOCS)
+    engine = RagEngine(Settings(data_dir=tmp_path / "data", top_k=5))
+    engine.ingest([corpus])
+    question = "Which philosopher wrote Atlas Shrugged?"
+    index = engine._load_index()
+    vector = engine.embed_model.get_query_embedding(question)
+    ids = list(index.index.docstore.docs)
+    cosine = dict(zip(ids, (index.chunk_vectors(ids) @ vector).tolist(), strict=True))
+    dense = engine.ask(question, mode="dense").retrieved
+    assert [p.chunk_id for p in dense] == sorted(ids, key=lambda c: -cosine[c])
+    keyword = engine.ask(question, mode="keyword").retrieved
+    assert Path(keyword[0].source).name == "ayn-rand.txt"
+    with pytest.raises(RagError, match="hybrid, dense, keyword"):
+        engine.ask(question, mode="psychic")

@@ -13,6 +13,7 @@ import gradio as gr
 
 from rag import RagEngine, RagError, Settings
 from rag.extract import SUPPORTED_SUFFIXES
+from rag.retrieve import RETRIEVAL_MODES
 from ui.render import (
     esc,
     render_documents,
@@ -72,7 +73,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
     """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint."""
     settings = engine.settings
 
-    def respond(message: str, chat: list[dict[str, Any]], queries: list[str], top_k: int):
+    def respond(
+        message: str, chat: list[dict[str, Any]], queries: list[str], top_k: int, mode: str
+    ):
         if not message.strip():
             gr.Warning("The question is empty. Ask something about the documents.")
             return
@@ -80,7 +83,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
         yield [*chat, pending], queries, gr.skip(), ""
         try:
-            result = engine.ask(message, history=queries, k=int(top_k))
+            result = engine.ask(message, history=queries, k=int(top_k), mode=mode)
         except RagError as err:
             failed = {"role": "assistant", "content": f'<p class="error">{esc(str(err))}</p>'}
             yield [*chat, failed], queries, "", gr.skip()
@@ -185,6 +188,12 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 top_k = gr.Slider(
                     1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)"
                 )
+                mode = gr.Radio(
+                    list(RETRIEVAL_MODES),
+                    value="hybrid",
+                    label="Retrieval: hybrid (meaning + keywords), dense (meaning), keyword",
+                    elem_id="mode",
+                )
             sources = gr.HTML(
                 "",
                 elem_id="sources",
@@ -209,7 +218,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 to_delete = gr.Dropdown(label="Document", choices=[], elem_id="delete-choice")
                 remove = gr.Button("Delete from the index", variant="stop", elem_id="delete")
 
-        chat_inputs = [textbox, chatbot, queries, top_k]
+        chat_inputs = [textbox, chatbot, queries, top_k, mode]
         chat_outputs = [chatbot, queries, sources, textbox]
         gr.on([textbox.submit, submit.click], respond, chat_inputs, chat_outputs,
               api_visibility="private")  # fmt: skip
@@ -224,6 +233,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         remove.click(delete, to_delete, doc_outputs, api_visibility="private")
         app.load(list_documents, None, [documents, to_delete], api_visibility="private")
         gr.api(ask, api_name="ask")
+    # Answers are read-only over the index and take tens of ms: let a few run at once rather
+    # than queue every session behind one (Gradio's default is one at a time per event).
+    app.queue(default_concurrency_limit=4)
     return app
 
 
