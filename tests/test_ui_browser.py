@@ -218,3 +218,20 @@ def test_basic_auth_refuses_a_wrong_password(seed_settings, browser):
         page.goto(url, wait_until="load")
         expect(page.get_by_text("Login").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
         page.close()
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_the_index_kept(
+    own_settings, browser, tmp_path
+):
+    small = own_settings.model_copy(update={"max_upload_mb": 1})
+    for url in serve_app(RagEngine(small)):
+        for page in _open(browser, url):
+            big = tmp_path / "big.txt"
+            big.write_text("Title\n" + "word " * 400_000)  # 2 MB
+            _upload(page, big)
+            toast = page.get_by_test_id("toast-text")
+            expect(toast).to_contain_text("exceed the maximum allowed size", timeout=30_000)
+            expect(toast).to_contain_text("big.txt")
+            expect(page.locator("#documents")).to_contain_text(PESKOV_FILE)
+            expect(page.locator("#documents")).not_to_contain_text("big.txt")
+    assert not (small.uploads_dir / "big.txt").exists()
