@@ -2,9 +2,12 @@
 
 import json
 
+import httpx
 import pytest
+from gradio_client import Client
 from typer.testing import CliRunner
 
+from bench.ui_load import free_port, serve_seed_index
 from rag.cli import app
 from tests.conftest import SHARED_DATASETS
 
@@ -97,3 +100,44 @@ def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings):
     assert by_id["d-followup-trump"]["answer"]["question"] == "Whose cooperation did he hope for?"
     assert "PASS  d-peskov" in result.stderr
     assert "Report: " in result.stderr
+
+
+@pytest.mark.slow
+def test_chat_carries_follow_ups_and_survives_bad_input(seed_settings):
+    turns = "What did Trump say?\n\n   \nWhose cooperation did he hope for?\n"
+    result = runner.invoke(app, ["--data-dir", str(seed_settings.data_dir), "chat"], input=turns)
+    assert result.exit_code == 0, result.stderr
+    assert "We want to put this war behind us" in result.stdout
+    assert "(searched for: Whose cooperation did Trump hope for?)" in result.stdout
+    assert "Putin" in result.stdout.split("searched for")[1]
+
+
+@pytest.mark.slow
+def test_docs_rm_deletes_a_document_and_names_unknown_ones(tmp_path, seed_corpus):
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe vault opens on Tuesdays.\n")
+    data = tmp_path / "data"
+    assert _rag("ingest", str(seed_corpus), str(note), data_dir=data).exit_code == 0
+    removed = _rag("docs", "rm", str(note), data_dir=data)
+    assert removed.exit_code == 0, removed.stderr
+    assert "deleted" in removed.stderr and "note.md" in removed.stderr
+    assert "note.md" not in _rag("docs", data_dir=data).stdout
+    again = _rag("docs", "rm", str(note), data_dir=data)
+    assert again.exit_code == 1 and "is not in the index" in again.stderr
+
+
+@pytest.mark.slow
+def test_serve_starts_the_chat_on_the_given_port(tmp_path):
+    """`rag ingest` then `rag serve` as real processes; the served UI answers over HTTP."""
+    port = free_port()
+    server = serve_seed_index(tmp_path / "data", port)
+    try:
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=30)
+        assert page.status_code == 200 and "Ask your documents" in page.text
+        answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            "What did Peskov say?", api_name="/ask"
+        )
+        assert "all details of the offer" in answer["text"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
