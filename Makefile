@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test test-fast check lint eval chromium clean
+.PHONY: install run test test-fast check lint eval chromium clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -56,3 +56,7 @@ eval: install
 
 clean:
 	rm -rf data .pytest_cache .hypothesis .ruff_cache .mypy_cache
+
+# Benchmarks (bench/, minutes; not part of `make test`): results under bench/results/.
+bench: install
+	$(PY) -m bench.run

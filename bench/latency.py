@@ -1,0 +1,130 @@
+"""Warm query latency by stage, memory, disk and persist/load time, at one index size.
+
+    python -m bench.latency --pool DATA_DIR --size 10000 [--questions 200]
+
+Run once per size in its own process (bench.run does), so peak RSS is this size's alone.
+Up to the pool's size the chunks are real (the ingest bench's index, real embeddings);
+above it they are synthetic: copies of the pool's chunks under new ids and titles, with
+their chunk and sentence vectors perturbed by Gaussian noise and renormalised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+from bench.common import dir_mib, peak_rss_gib, percentiles, questions, write_json
+from rag import RagEngine, Settings
+from rag.index import CorpusIndex
+from rag.sentences import SentenceStore
+
+STAGES = ("embed", "dense", "bm25", "fusion", "search", "synthesize", "total")
+NOISE = 0.03  # per dimension: a copy's cosine to its source is ~0.85
+
+
+def _noisy(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    moved = vectors.astype(np.float32) + rng.normal(0, NOISE, vectors.shape).astype(np.float32)
+    return moved / np.linalg.norm(moved, axis=1, keepdims=True)
+
+
+def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int]:
+    """A CorpusIndex of `size` chunks from the pool, and how many of them are real."""
+    rng = np.random.default_rng(seed)
+    real = sorted(pool.index.docstore.docs.values(), key=lambda n: n.node_id)
+    vectors = pool.chunk_vectors([n.node_id for n in real])
+    corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2")
+    spans, sentence_vectors = {}, {}
+    nodes = []
+    for i in range(size):
+        src, copy = real[i % len(real)], i // len(real)
+        doc = src.ref_doc_id or src.node_id
+        node_id = src.node_id if copy == 0 else f"{src.node_id}-copy{copy}"
+        title = src.metadata.get("title", "")
+        node = TextNode(
+            id_=node_id,
+            text=src.get_content(),
+            metadata=dict(src.metadata, title=f"{title} {copy}" if copy else title),
+            relationships={
+                NodeRelationship.SOURCE: RelatedNodeInfo(
+                    node_id=doc if copy == 0 else f"{doc}-copy{copy}"
+                )
+            },
+            embedding=(
+                vectors[i % len(real)] if copy == 0 else _noisy(vectors[[i % len(real)]], rng)[0]
+            ).tolist(),
+        )
+        sentences = pool.sentences.vectors[src.node_id]
+        spans[node_id] = pool.sentences.spans[src.node_id]
+        sentence_vectors[node_id] = (
+            sentences
+            if copy == 0 or not len(sentences)
+            else _noisy(sentences, rng).astype(np.float16)
+        )
+        nodes.append(node)
+    corpus.sentences = SentenceStore(spans, sentence_vectors)
+    for start in range(0, len(nodes), 10_000):
+        corpus.index.insert_nodes(nodes[start : start + 10_000])
+    return corpus, min(size, len(real))
+
+
+def measure(pool_dir: Path, size: int, count: int) -> dict:
+    """Build, persist, reload (cold engine), then ask `count` questions warm."""
+    pool_engine = RagEngine(Settings(data_dir=pool_dir))
+    pool = pool_engine._load_index()
+    started = time.perf_counter()
+    corpus, real = build(pool, size)
+    build_s = time.perf_counter() - started
+    del pool, pool_engine
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(data_dir=Path(data_dir))
+        started = time.perf_counter()
+        corpus.persist(settings.index_dir)
+        persist_s = time.perf_counter() - started
+        disk = {f.name: round(f.stat().st_size / 2**20, 2) for f in settings.index_dir.iterdir()}
+        del corpus
+        engine = RagEngine(settings)
+        engine.embed_model  # noqa: B018 - the model is not part of the index load
+        started = time.perf_counter()
+        engine._load_index()
+        load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        engine.ask("warm up")  # builds BM25 and title links from the loaded docstore
+        retriever_s = time.perf_counter() - started
+        asked = questions(count)
+        timings: dict[str, list[float]] = {s: [] for s in STAGES}
+        for question in asked:
+            for stage, ms in engine.ask(question).timings_ms.items():
+                timings.setdefault(stage, []).append(ms)
+        index_mib = dir_mib(settings.index_dir)
+    return {
+        "chunks": size,
+        "real_chunks": real,
+        "questions": len(asked),
+        "build_s": round(build_s, 2),
+        "persist_s": round(persist_s, 2),
+        "load_s": round(load_s, 2),
+        "retriever_build_s": round(retriever_s, 2),
+        "index_mib": round(index_mib, 1),
+        "files_mib": disk,
+        "peak_rss_gib": round(peak_rss_gib(), 3),
+        "stages_ms": {s: percentiles(v) for s, v in timings.items() if v},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pool", type=Path, required=True, help="A data dir with a real index.")
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--questions", type=int, default=200)
+    args = parser.parse_args()
+    result = measure(args.pool, args.size, args.questions)
+    print(write_json(f"latency_{args.size}", result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Gathers the benchmarks' JSON into latest.json, README.md and two plots.
+
+python -m bench.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on the bench machine
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.common import commit, machine, results_dir  # noqa: E402
+
+HEADLINE = (
+    "ingest_vs_limit",
+    "ingest_vs_llamaindex",
+    "ask_p50_ms_10k",
+    "ask_p50_ms_1m",
+    "cold_ask_s",
+    "rss_gib_1m",
+)
+
+
+def _read(folder: Path, name: str) -> dict:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _latencies(folder: Path) -> list[dict]:
+    rows = [json.loads(p.read_text()) for p in folder.glob("latency_*.json")]
+    return sorted(rows, key=lambda r: r["chunks"])
+
+
+def headline(folder: Path) -> dict:
+    """The keys other tools read; None where this run did not reach the size."""
+    ingest, cold = _read(folder, "ingest"), _read(folder, "cold")
+    by_size = {r["chunks"]: r for r in _latencies(folder)}
+    ten_k, one_m = by_size.get(10_000), by_size.get(1_000_000)
+    return {
+        "ingest_vs_limit": ingest.get("ingest_vs_limit"),
+        "ingest_vs_llamaindex": ingest.get("ingest_vs_llamaindex"),
+        "ask_p50_ms_10k": ten_k["stages_ms"]["total"]["p50"] if ten_k else None,
+        "ask_p50_ms_1m": one_m["stages_ms"]["total"]["p50"] if one_m else None,
+        "cold_ask_s": cold.get("cold_ask_s"),
+        "rss_gib_1m": one_m["peak_rss_gib"] if one_m else None,
+        "machine": machine(),
+        "commit": commit(),
+    }
+
+
+def _plot_latency(folder: Path, rows: list[dict], store: dict) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if rows:
+        sizes = [r["chunks"] for r in rows]
+        for stat in ("p50", "p95"):
+            ax.plot(sizes, [r["stages_ms"]["total"][stat] for r in rows], "o-", label=f"ask {stat}")
+        ax.plot(sizes, [r["stages_ms"]["embed"]["p50"] for r in rows], "s--", label="embed p50")
+        ax.plot(sizes, [r["stages_ms"]["search"]["p50"] for r in rows], "s--", label="search p50")
+    store_rows = store.get("sizes", [])
+    if store_rows:
+        sizes = [r["chunks"] for r in store_rows]
+        ax.plot(sizes, [r["flat"]["p50"] for r in store_rows], "^:", label="FAISS flat p50")
+        ivf = [next(v for k, v in r.items() if k.startswith("ivf"))["p50"] for r in store_rows]
+        ax.plot(sizes, ivf, "v:", label="FAISS IVF p50")
+    ax.set(xscale="log", yscale="log", xlabel="chunks", ylabel="ms per query")
+    ax.set_title("Warm query latency vs index size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "latency.png", dpi=110)
+    plt.close(fig)
+
+
+def _plot_ingest(folder: Path, ingest: dict) -> None:
+    if not ingest:
+        return
+    names = ("limit_raw_encode", "ours", "llamaindex_default")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(
+        ["raw encode (limit)", "rag ingest", "llama-index default"],
+        [ingest[n]["mb_per_s"] * 1000 for n in names],
+        color=["grey", "tab:blue", "tab:orange"],
+    )
+    ax.axhline(ingest["limit_raw_encode"]["mb_per_s"] * 1000, color="red", ls="--", label="limit")
+    ax.set(ylabel="KB of source text per s", title=f"Ingest, {ingest['files']} hotpotqa files")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "ingest.png", dpi=110)
+    plt.close(fig)
+
+
+def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dict) -> str:
+    m = head["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. "
+        f"Commit `{head['commit']}`.",
+        "Written by `make bench` (bench/run.py); numbers move between runs and with other load",
+        "on the machine, so the ingest figures are ratios measured in the same run.",
+        "",
+        "## Headline (latest.json)",
+        "",
+        "| key | value |",
+        "|---|---|",
+        *[f"| {k} | {head[k]} |" for k in HEADLINE],
+    ]
+    if ingest:
+        out += [
+            "",
+            f"## Ingest: first {ingest['files']} hotpotqa files ({ingest['mb']} MB)",
+            "",
+            "| path | chunks | s | chunks/s | MB/s |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("limit_raw_encode", "ours", "llamaindex_default"):
+            r = ingest[name]
+            out.append(
+                f"| {name} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
+                f"{r['mb_per_s']} |"
+            )
+        out += [
+            "",
+            f"Ours also embeds {ingest['ours']['sentences_embedded']} sentences. "
+            "Raw encode batch size (tuned): "
+            f"{ingest['limit_raw_encode']['batch_size']}.",
+            "",
+            "![ingest](ingest.png)",
+        ]
+    if rows:
+        out += [
+            "",
+            "## Query latency, warm (ms; engine `timings_ms`)",
+            "",
+            "| chunks (real) | q | embed p50 | dense p50 | bm25 p50 | fusion p50 | "
+            "synth p50 | total p50 | p95 | p99 | peak RSS GiB | disk MiB | persist s | "
+            "load s | BM25+links build s |",
+            "|" + "---|" * 15,
+        ]
+        for r in rows:
+            s = r["stages_ms"]
+            out.append(
+                f"| {r['chunks']} ({r['real_chunks']}) | {r['questions']} | {s['embed']['p50']} | "
+                f"{s['dense']['p50']} | {s['bm25']['p50']} | {s['fusion']['p50']} | "
+                f"{s['synthesize']['p50']} | {s['total']['p50']} | {s['total']['p95']} | "
+                f"{s['total']['p99']} | {r['peak_rss_gib']} | {r['index_mib']} | "
+                f"{r['persist_s']} | {r['load_s']} | {r['retriever_build_s']} |"
+            )
+    if store.get("sizes"):
+        out += [
+            "",
+            "## Vector store alone (FAISS, one thread, perturbed real vectors)",
+            "",
+            "| chunks | index | p50 ms | p99 ms | recall@10 | build s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in store["sizes"]:
+            for name, v in r.items():
+                if name != "chunks":
+                    out.append(
+                        f"| {r['chunks']} | {name} | {v['p50']} | {v['p99']} | "
+                        f"{v.get('recall_at_10', 1.0)} | {v.get('build_s', '')} |"
+                    )
+    out += ["", "![latency](latency.png)"]
+    if cold:
+        out += [
+            "",
+            f"## Cold `rag ask` (seed index): p50 {cold['cold_ask_s']} s of {cold['runs']} runs",
+            "",
+            "| step | s |",
+            "|---|---|",
+            *[f"| {k} | {v} |" for k, v in cold["breakdown_s"].items()],
+            "",
+            "Slowest packages to import (cumulative; nested ones overlap): "
+            + ", ".join(
+                f"{r['package']} {r['cumulative_s']} s" for r in cold["slowest_imports"][:6]
+            ),
+        ]
+    return "\n".join(out) + "\n"
+
+
+def write(folder: Path | None = None) -> dict:
+    """latest.json, README.md, latency.png and ingest.png in the results folder."""
+    folder = folder or results_dir()
+    head = headline(folder)
+    ingest, store, cold = _read(folder, "ingest"), _read(folder, "store"), _read(folder, "cold")
+    rows = _latencies(folder)
+    (folder / "latest.json").write_text(json.dumps(head, indent=2) + "\n")
+    _plot_latency(folder, rows, store)
+    _plot_ingest(folder, ingest)
+    notes = folder / "NOTES.md"
+    text = _markdown(head, ingest, rows, store, cold)
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    (folder / "README.md").write_text(text)
+    return head
+
+
+if __name__ == "__main__":
+    print(json.dumps(write(), indent=2))

@@ -1,0 +1,41 @@
+"""Smoke test of the benchmark harness: `bench.run --toy` writes the headline keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {
+    "ingest_vs_limit",
+    "ingest_vs_llamaindex",
+    "ask_p50_ms_10k",
+    "ask_p50_ms_1m",
+    "cold_ask_s",
+    "rss_gib_1m",
+    "machine",
+    "commit",
+}
+
+
+@pytest.mark.slow
+def test_toy_run_writes_latest_json_with_the_headline_keys(tmp_path):
+    env = os.environ | {"BENCH_RESULTS": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-m", "bench.run", "--toy"], cwd=ROOT, env=env, check=True, timeout=280
+    )
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    assert set(latest) == KEYS
+    assert json.loads((tmp_path / "failures.json").read_text()) == []
+    assert latest["ingest_vs_limit"] > 0 and latest["ingest_vs_llamaindex"] > 0
+    assert latest["machine"]["cores"] >= 1
+    toy = json.loads((tmp_path / "latency_100.json").read_text())
+    assert toy["chunks"] == 100 and toy["questions"] == 5
+    assert set(toy["stages_ms"]) >= {"embed", "dense", "bm25", "fusion", "synthesize", "total"}
+    for name in ("README.md", "latency.png", "ingest.png"):
+        assert (tmp_path / name).stat().st_size > 0
