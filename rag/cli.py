@@ -75,7 +75,7 @@ def ingest(
         typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR, `seeds/`)."),
     ] = None,
 ) -> None:
-    """Index documents (.txt, .md); unchanged files are skipped, changed ones replaced."""
+    """Index files, folders or globs (txt, md, html, pdf, docx...); unchanged ones are skipped."""
     engine = _engine(ctx)
     try:
         report = engine.ingest(paths or [engine.settings.corpus_dir], show_progress=True)

@@ -2,9 +2,10 @@
 
 RagError                    anything a user can fix; the message says how
 ├── IndexMissingError       no index in the data dir yet
-├── IndexCorruptError       an index file is unreadable or inconsistent
+├── IndexCorruptError       an index file is unreadable, inconsistent or from another model
+├── IndexBusyError          another process is writing the index
 ├── ModelMissingError       the embedding model is absent or not the expected file
-├── UnsupportedFileError    a file that cannot be ingested
+├── DocumentNotFoundError   a document to delete is not in the index
 └── EmptyQuestionError      a blank question
 """
 
