@@ -19,9 +19,21 @@ from rag.engine import RagEngine
 from rag.errors import RagError
 from rag.types import Answer
 
+
+def _settings_help() -> str:
+    """Every setting as `RAG_NAME (default): description`, for `rag --help`."""
+    lines = [
+        f"RAG_{name.upper()} ({field.default}): {field.description}"
+        for name, field in Settings.model_fields.items()
+    ]
+    return "Settings (environment variables, or the same names in rag.toml):\n\n" + "\n\n".join(
+        lines
+    )
+
+
 app = typer.Typer(
-    help="Ask questions about your documents; every answer cites the sentences it comes from. "
-    "Settings come from RAG_* environment variables (see the README).",
+    help="Ask questions about your documents; every answer cites the sentences it comes from.",
+    epilog=_settings_help(),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

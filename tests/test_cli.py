@@ -141,3 +141,12 @@ def test_serve_starts_the_chat_on_the_given_port(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_help_lists_every_setting():
+    from rag import Settings
+
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in Settings.model_fields:
+        assert f"RAG_{name.upper()}" in result.stdout
