@@ -8,6 +8,7 @@ from gradio_client import Client
 from typer.testing import CliRunner
 
 from bench.ui_load import free_port, serve_seed_index
+from rag import Settings
 from rag.cli import app
 from tests.conftest import SHARED_DATASETS
 
@@ -144,8 +145,6 @@ def test_serve_starts_the_chat_on_the_given_port(tmp_path):
 
 
 def test_help_lists_every_setting():
-    from rag import Settings
-
     result = runner.invoke(app, ["--help"], terminal_width=200)
     assert result.exit_code == 0
     for name in Settings.model_fields:
