@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from functools import cache
 from pathlib import Path
 from statistics import mean
 
@@ -47,11 +46,6 @@ def load_cases(path: Path) -> list[dict]:
     return cases
 
 
-@cache
-def _source_text(path: str) -> str:
-    return read_source_text(path)
-
-
 def score_answer(case: dict, answer: dict) -> dict:
     """The per-case metrics of one answer (retrieval ones only where there is evidence)."""
     answerable = case.get("answerable", True)
@@ -63,7 +57,7 @@ def score_answer(case: dict, answer: dict) -> dict:
     if evidence:
         metrics |= retrieval_metrics(passages, evidence)
         metrics["hit_curve"] = hit_curve(passages, evidence)
-    metrics |= citation_metrics(answer["citations"], evidence, _source_text)
+    metrics |= citation_metrics(answer["citations"], evidence, read_source_text)
     return metrics
 
 

@@ -166,7 +166,8 @@ def extract(path: Path, max_bytes: int) -> Extracted:
     return Extracted(decode_text(data), digest)
 
 
-@lru_cache(maxsize=64)
+# Sized for an eval run's citations (hundreds of files); keyed by mtime, so never stale.
+@lru_cache(maxsize=256)
 def _extract_cached(path: str, mtime_ns: int, size: int) -> Extracted:
     return extract(Path(path), max_bytes=size + 1)
 
