@@ -74,6 +74,20 @@ def load_embed_model(model_path: Path | None, batch_size: int) -> BaseEmbedding:
     )
 
 
+def embed_texts(
+    embed_model: BaseEmbedding, texts: list[str], show_progress: bool
+) -> list[list[float]]:
+    """Embed texts shortest first (batches of similar length pad less), in the given order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    embedded = embed_model.get_text_embedding_batch(
+        [texts[i] for i in order], show_progress=show_progress
+    )
+    vectors: list[list[float]] = [[] for _ in texts]
+    for position, vector in zip(order, embedded, strict=True):
+        vectors[position] = vector
+    return vectors
+
+
 def cl100k_tokenizer():
     """tiktoken's cl100k_base `encode`, loaded from llama-index's bundled cache."""
     import tiktoken

@@ -20,6 +20,7 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
+from rag.embedding import embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
 
@@ -161,9 +162,7 @@ class CorpusIndex:
     def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
         """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""
         texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
-        vectors = self.index._embed_model.get_text_embedding_batch(
-            texts, show_progress=show_progress
-        )
+        vectors = embed_texts(self.index._embed_model, texts, show_progress)
         for node, vector in zip(nodes, vectors, strict=True):
             node.embedding = vector
 

@@ -17,6 +17,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
 
+from rag.embedding import embed_texts
 from rag.text import sentence_spans
 
 _VECTORS_FILE = "sentence_vectors.npy"
@@ -51,7 +52,7 @@ class SentenceStore:
     def add(
         self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
     ) -> None:
-        """Split each chunk into sentences and embed them, shortest first (less padding)."""
+        """Split each chunk into sentences and embed them."""
         owners: list[str] = []
         texts: list[str] = []
         for node in nodes:
@@ -59,12 +60,10 @@ class SentenceStore:
             self.spans[node.node_id] = spans
             texts += sentence_texts(node.metadata.get("title", ""), node.get_content(), spans)
             owners += [node.node_id] * len(spans)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        embedded = embed_model.get_text_embedding_batch(
-            [texts[i] for i in order], show_progress=show_progress
-        )
+        embedded = embed_texts(embed_model, texts, show_progress)
         vectors = np.zeros((len(texts), len(embedded[0]) if embedded else 0), dtype=np.float16)
-        vectors[order] = np.asarray(embedded, dtype=np.float32)
+        if embedded:
+            vectors[:] = np.asarray(embedded, dtype=np.float32)
         start = 0
         for node in nodes:
             count = len(self.spans[node.node_id])
