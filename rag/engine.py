@@ -68,7 +68,13 @@ class RagEngine:
 
     @cached_property
     def embed_model(self) -> BaseEmbedding:
-        return load_embed_model(self.settings.embed_model, self.settings.embed_batch_size)
+        return load_embed_model(
+            self.settings.embed_model,
+            self.settings.embed_batch_size,
+            self.settings.embed_backend,
+            self.settings.model_cache_dir,
+            self.settings.sentence_vectors == "pooled",
+        )
 
     @property
     def _model_name(self) -> str:

@@ -20,7 +20,7 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore
 
-from rag.embedding import embed_texts
+from rag.embedding import backend_of, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
 
@@ -89,6 +89,7 @@ class CorpusIndex:
         storage = StorageContext.from_defaults(vector_store=store)
         index = VectorStoreIndex(nodes=[], storage_context=storage, embed_model=embed_model)
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
+        meta["embed_backend"] = backend_of(embed_model)
         return cls(index, store, meta)
 
     @classmethod
@@ -113,6 +114,7 @@ class CorpusIndex:
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
                 f"{rebuild}"
             )
+        _check_backend(meta, backend_of(embed_model), index_dir)
         loaded = cls(index, store, meta, sentences)  # type: ignore[arg-type]
         loaded.check_consistency(index_dir)
         return loaded
@@ -150,8 +152,9 @@ class CorpusIndex:
             changed.append(doc)
         if changed:
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
-            self._embed(nodes, show_progress)
+            # Sentences first: a pooling ONNX model embeds their chunks in the same pass.
             self.sentences.add(nodes, self.index._embed_model, show_progress)
+            self._embed([node for node in nodes if node.embedding is None], show_progress)
             self.index.insert_nodes(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
@@ -225,6 +228,17 @@ class CorpusIndex:
             index_dir.rename(old)
         tmp.rename(index_dir)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_backend(meta: dict, backend: str, index_dir: Path) -> None:
+    """Vectors from the ONNX and the torch model differ slightly: never mix them in one index."""
+    built_with = meta.get("embed_backend", "torch")  # indexes from before the setting: torch
+    if built_with != backend:
+        raise IndexCorruptError(
+            f"The index in {index_dir} was built with the {built_with} embedding backend, "
+            f"not {backend}. Set RAG_EMBED_BACKEND={built_with}, or delete {index_dir} and "
+            "run `rag ingest DOCS` to rebuild it."
+        )
 
 
 def require_index(index_dir: Path) -> None:

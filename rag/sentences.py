@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode
+from llama_index.core.schema import BaseNode, MetadataMode
 
 from rag.embedding import embed_texts
+from rag.onnx_embedding import OnnxEmbedding
 from rag.text import sentence_spans
 
 _VECTORS_FILE = "sentence_vectors.npy"
@@ -32,6 +33,46 @@ def sentence_texts(title: str, text: str, spans: Sequence[tuple[int, int]]) -> l
 def _spans_of(node: BaseNode) -> list[tuple[int, int]]:
     text = node.get_content()
     return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
+
+
+def _embed_pooled(
+    nodes: Sequence[BaseNode],
+    spans: dict[str, list[tuple[int, int]]],
+    model: OnnxEmbedding,
+    show_progress: bool,
+) -> list[np.ndarray | None]:
+    """Embed each chunk (setting its `embedding`) and pool its sentences from the same pass.
+
+    Batches hold chunks of similar length (less padding). The chunk is embedded with its
+    metadata header, so a sentence's span is shifted past it. None: a sentence truncated away.
+    """
+    texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+    shifted = [
+        [
+            (a + len(text) - len(node.get_content()), b + len(text) - len(node.get_content()))
+            for a, b in spans[node.node_id]
+        ]
+        for node, text in zip(nodes, texts, strict=True)
+    ]
+    per_node: list[list[np.ndarray | None]] = [[] for _ in nodes]
+    order = sorted(range(len(nodes)), key=lambda i: len(texts[i]))
+    batches = range(0, len(order), model.embed_batch_size)
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="Embedding chunks and sentences")
+    for start in batches:
+        batch = order[start : start + model.embed_batch_size]
+        chunk_vectors, sentence_vectors = model.embed_with_spans(
+            [texts[i] for i in batch], [shifted[i] for i in batch], model.ingest_threads
+        )
+        position = 0
+        for i, vector in zip(batch, chunk_vectors, strict=True):
+            nodes[i].embedding = vector.tolist()
+            count = len(shifted[i])
+            per_node[i] = sentence_vectors[position : position + count]
+            position += count
+    return [vector for vectors in per_node for vector in vectors]
 
 
 class SentenceStore:
@@ -52,18 +93,30 @@ class SentenceStore:
     def add(
         self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
     ) -> None:
-        """Split each chunk into sentences and embed them."""
-        owners: list[str] = []
-        texts: list[str] = []
+        """Split each chunk into sentences and embed them.
+
+        With an ONNX model that pools sentences, the chunks are embedded here too, in the
+        same pass (their `embedding` is set); otherwise each sentence is embedded on its own.
+        """
         for node in nodes:
-            spans = _spans_of(node)
-            self.spans[node.node_id] = spans
-            texts += sentence_texts(node.metadata.get("title", ""), node.get_content(), spans)
-            owners += [node.node_id] * len(spans)
-        embedded = embed_texts(embed_model, texts, show_progress)
-        vectors = np.zeros((len(texts), len(embedded[0]) if embedded else 0), dtype=np.float16)
-        if embedded:
-            vectors[:] = np.asarray(embedded, dtype=np.float32)
+            self.spans[node.node_id] = _spans_of(node)
+        if isinstance(embed_model, OnnxEmbedding) and embed_model.pool_sentences:
+            pooled = _embed_pooled(nodes, self.spans, embed_model, show_progress)
+        else:
+            pooled = [None] * sum(len(self.spans[node.node_id]) for node in nodes)
+        missing = [i for i, v in enumerate(pooled) if v is None]
+        texts = [
+            text
+            for node in nodes
+            for text in sentence_texts(
+                node.metadata.get("title", ""), node.get_content(), self.spans[node.node_id]
+            )
+        ]
+        embedded = embed_texts(embed_model, [texts[i] for i in missing], show_progress)
+        for i, vector in zip(missing, embedded, strict=True):
+            pooled[i] = np.asarray(vector, dtype=np.float32)
+        filled = [v for v in pooled if v is not None]  # all of them by now
+        vectors = np.stack(filled).astype(np.float16) if filled else np.zeros((0, 0), np.float16)
         start = 0
         for node in nodes:
             count = len(self.spans[node.node_id])
