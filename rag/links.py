@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from llama_index.core.utils import globals_helper
+from rag.text import stopwords as english_stopwords
 
 _WORD = re.compile(r"\w+")
 # "Dave Thomas (businessman)" is named in text as "Dave Thomas".
@@ -29,7 +29,7 @@ class TitleLinker:
 
     def __init__(self, titles: Iterable[tuple[str, str]]) -> None:
         """`titles`: (doc_id, title) pairs; titles of stopwords only ("The Who") are skipped."""
-        stopwords = set(globals_helper.stopwords)
+        stopwords = set(english_stopwords())
         self._docs: dict[str, set[str]] = {}
         for doc_id, title in titles:
             key = title_key(title)

@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import Stemmer
 from llama_index.core.utils import globals_helper
 
+_NLTK_EXTRAS = ("sklearn", "scipy.stats")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
 _EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no"}
 
 
+@contextmanager
+def _without_optional_nltk_extras() -> Iterator[None]:
+    """Import nltk without scikit-learn and scipy.stats, which it imports only if it can.
+
+    `import nltk` loads all of nltk, and with it those two for classifiers and collocation
+    tests that punkt never uses: ~3 s of a cold `rag ask`. A None in sys.modules makes
+    their import fail for the duration, so nltk skips them; they import normally afterwards.
+    """
+    blocked = [name for name in _NLTK_EXTRAS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in blocked:
+            del sys.modules[name]
+
+
+@cache
+def _import_nltk() -> None:
+    """The process's first `import nltk`, without its optional extras."""
+    with _without_optional_nltk_extras():
+        globals_helper.wait_for_nltk_check()  # imports nltk
+
+
 @cache
 def _punkt():
     # llama-index points NLTK at its bundled data (punkt_tab, stopwords); nothing is downloaded.
-    globals_helper.wait_for_nltk_check()
+    _import_nltk()
     from nltk.tokenize.punkt import PunktTokenizer
 
     tokenizer = PunktTokenizer("english")
@@ -30,7 +59,9 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 @cache
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
+    """NLTK's English stopwords (bundled with llama-index)."""
+    _import_nltk()
     return frozenset(globals_helper.stopwords)
 
 
@@ -51,7 +82,7 @@ def words(text: str) -> list[str]:
 
 def content_terms(text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:
     """Lower-cased, stemmed words that carry meaning (stopwords and 1-letter words dropped)."""
-    stop = _stopwords() | extra_stopwords
+    stop = stopwords() | extra_stopwords
     kept = [w.lower() for w in words(text)]
     kept = [w for w in kept if len(w) > 1 and w not in stop]
     return _stemmer().stemWords(kept)
