@@ -114,18 +114,26 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
             "",
             f"## Ingest: first {ingest['files']} hotpotqa files ({ingest['mb']} MB)",
             "",
-            "| path | chunks | s | chunks/s | MB/s |",
-            "|---|---|---|---|---|",
+            "| path | chunks | s | chunks/s | MB/s | CPU s | MB per CPU s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name in ("limit_raw_encode", "ours", "llamaindex_default"):
             r = ingest[name]
             out.append(
                 f"| {name} | {r['chunks']} | {r['seconds']} | {r['chunks_per_s']} | "
-                f"{r['mb_per_s']} |"
+                f"{r['mb_per_s']} | {r.get('cpu_seconds', '-')} | {r.get('mb_per_cpu_s', '-')} |"
             )
         out += [
             "",
-            f"Ours also embeds {ingest['ours']['sentences_embedded']} sentences. "
+            f"Ratios by CPU time (robust to other load on the machine): vs the limit "
+            f"{ingest.get('ingest_vs_limit_cpu', '-')}, vs llama-index "
+            f"{ingest.get('ingest_vs_llamaindex_cpu', '-')}.",
+        ]
+        out += [
+            "",
+            f"Ours ({ingest['ours'].get('embed_backend', 'torch')} backend, sentence vectors "
+            f"{ingest['ours'].get('sentence_vectors', 'separate')}) also stores "
+            f"{ingest['ours']['sentences_embedded']} sentence vectors. "
             "Raw encode batch size (tuned): "
             f"{ingest['limit_raw_encode']['batch_size']}.",
             "",
@@ -170,6 +178,10 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
         out += [
             "",
             f"## Cold `rag ask` (seed index): p50 {cold['cold_ask_s']} s of {cold['runs']} runs",
+            "",
+            f"Embedding backend: {cold.get('embed_backend', 'torch')}. CPU time (user + system) "
+            f"p50: {cold.get('cold_ask_cpu_s', '-')} s (the wall time includes waiting for a "
+            "core on this shared machine).",
             "",
             "| step | s |",
             "|---|---|",
