@@ -35,6 +35,20 @@ def _spans_of(node: BaseNode) -> list[tuple[int, int]]:
     return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
 
 
+def _spans_in_embedded(
+    embedded: str, content: str, spans: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The spans moved past the metadata header that precedes the content in `embedded`.
+
+    Empty spans (so each sentence is embedded on its own) should a metadata template not
+    put the content last.
+    """
+    if not embedded.endswith(content):
+        return [(0, 0)] * len(spans)
+    shift = len(embedded) - len(content)
+    return [(a + shift, b + shift) for a, b in spans]
+
+
 def _embed_pooled(
     nodes: Sequence[BaseNode],
     spans: dict[str, list[tuple[int, int]]],
@@ -48,10 +62,7 @@ def _embed_pooled(
     """
     texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
     shifted = [
-        [
-            (a + len(text) - len(node.get_content()), b + len(text) - len(node.get_content()))
-            for a, b in spans[node.node_id]
-        ]
+        _spans_in_embedded(text, node.get_content(), spans[node.node_id])
         for node, text in zip(nodes, texts, strict=True)
     ]
     per_node: list[list[np.ndarray | None]] = [[] for _ in nodes]

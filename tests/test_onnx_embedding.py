@@ -16,6 +16,7 @@ from rag import IndexCorruptError, ModelMissingError, RagEngine, Settings
 from rag.embedding import default_model_path, embed_texts, load_embed_model
 from rag.onnx_embedding import OnnxEmbedding, open_session
 from rag.onnx_model import build_quantized_model, cached_model_path
+from rag.sentences import _spans_in_embedded
 from rag.text import sentence_spans
 from tests.conftest import ROOT, SEED_FILE
 
@@ -118,3 +119,11 @@ def test_the_cache_is_keyed_by_the_weights_and_onnxruntime(tmp_path):
     path = cached_model_path(tmp_path, "ab" * 32)
     assert path.parent == tmp_path
     assert "abababab" in path.name and onnxruntime.__version__ in path.name
+
+
+def test_sentence_spans_are_moved_past_the_embedded_metadata_header():
+    embedded = "title: T\n\nAb. Cd."
+    assert _spans_in_embedded(embedded, "Ab. Cd.", [(0, 3), (4, 7)]) == [(10, 13), (14, 17)]
+    assert embedded[10:13] == "Ab."
+    # Content not last (another metadata template): no span, each sentence embedded alone.
+    assert _spans_in_embedded("Ab. Cd.\n\ntitle: T", "Ab. Cd.", [(0, 3)]) == [(0, 0)]
