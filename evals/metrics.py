@@ -13,6 +13,10 @@ Definitions (also printed in every report):
   case, accents and punctuation ignored).
 - citation precision: share of citations whose passage holds an evidence snippet.
 - citation validity: share of citations whose quote is verbatim at its span in its file.
+- sources cited: share of the case's source documents (`source_ids`, file names) that some
+  citation points into (multi-hop: both supporting documents).
+- yes/no answers: cases whose expected phrase is "yes" or "no" are also reported apart
+  (an extractive answer quotes the evidence but never says "yes").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _SPACE = re.compile(r"\s+")
@@ -97,6 +102,17 @@ def citation_metrics(
         supported = [bool(held_snippets(c["passage"], evidence)) for c in citations]
         metrics["citation_precision"] = sum(supported) / len(supported)
     return metrics
+
+
+def sources_cited(source_ids: list[str], citations: list[dict]) -> float:
+    """Share of the case's source files (by name) that some citation points into."""
+    cited = {Path(c["source"]).name for c in citations}
+    return sum(s in cited for s in source_ids) / len(source_ids)
+
+
+def is_yes_no(expect: list[str]) -> bool:
+    """Whether the case's expected answer is "yes" or "no"."""
+    return bool(expect) and all(normalize(e) in {"yes", "no"} for e in expect)
 
 
 def case_passed(case: dict, answer: dict) -> bool:

@@ -9,9 +9,11 @@ from evals.metrics import (
     citation_metrics,
     expected_recall,
     hit_curve,
+    is_yes_no,
     normalize,
     phrase_found,
     retrieval_metrics,
+    sources_cited,
 )
 
 
@@ -89,3 +91,18 @@ def test_citation_precision_and_validity():
     assert m == {"citation_validity": 0.5, "citation_precision": 0.5}
     assert citation_metrics([], EVIDENCE, lambda path: source) == {}
     assert "citation_precision" not in citation_metrics(citations, [], lambda path: source)
+
+
+def test_sources_cited_is_the_share_of_source_files_some_citation_points_into():
+    citations = [{"source": "/corpus/a.txt"}, {"source": "/corpus/a.txt"}, {"source": "/x/c.txt"}]
+    assert sources_cited(["a.txt", "b.txt"], citations) == 0.5
+    assert sources_cited(["a.txt", "c.txt"], citations) == 1.0
+    assert sources_cited(["b.txt"], []) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("expect", "yes_no"),
+    [(["yes"], True), (["No."], True), (["Nobel"], False), ([], False), (["yes", "Oslo"], False)],
+)
+def test_is_yes_no(expect, yes_no):
+    assert is_yes_no(expect) is yes_no
