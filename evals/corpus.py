@@ -13,9 +13,16 @@ from rag.loaders import collect_files
 
 
 def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
-    """A hash of the corpus's files (names and bytes) and of what shapes the index built."""
+    """A hash of the corpus's location, its files (names and bytes) and of what shapes the
+    index built (citations point at the files, so a copy elsewhere gets its own index)."""
     digest = hashlib.sha256()
-    shape = (FORMAT_VERSION, settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+    shape = (
+        FORMAT_VERSION,
+        str(corpus.resolve()),
+        settings.embed_model,
+        settings.chunk_size,
+        settings.chunk_overlap,
+    )
     digest.update(repr(shape).encode())
     files, _ = collect_files([corpus])
     for path in sorted(files):

@@ -1,6 +1,7 @@
 """`rag eval` end to end on the seed set: records, summary, report files, compare, Ctrl-C."""
 
 import json
+import shutil
 
 import pytest
 
@@ -87,6 +88,8 @@ def test_a_corpus_is_indexed_once_and_reindexed_when_it_changes(tmp_path):
     assert again.settings.data_dir == engine.settings.data_dir
     assert "Oslo" in again.ask("Which city does the alpha file mention?").text
     before = corpus_fingerprint(corpus, settings)
+    copy = shutil.copytree(corpus, tmp_path / "copy")  # its citations point at other files
+    assert corpus_fingerprint(copy, settings) != before
     (corpus / "a.txt").write_text("Alpha\nThe alpha file mentions Bergen.\n")
     assert corpus_fingerprint(corpus, settings) != before
 
