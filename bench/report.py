@@ -137,9 +137,9 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
             "## Query latency, warm (ms; engine `timings_ms`)",
             "",
             "| chunks (real) | q | embed p50 | dense p50 | bm25 p50 | fusion p50 | "
-            "synth p50 | total p50 | p95 | p99 | peak RSS GiB | disk MiB | persist s | "
-            "load s | BM25+links build s |",
-            "|" + "---|" * 15,
+            "synth p50 | total p50 | p95 | p99 | FAISS (recall@10) | serving peak RSS GiB | "
+            "build peak GiB | disk MiB | persist s | load s | BM25+links build s |",
+            "|" + "---|" * 17,
         ]
         for r in rows:
             s = r["stages_ms"]
@@ -147,7 +147,9 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
                 f"| {r['chunks']} ({r['real_chunks']}) | {r['questions']} | {s['embed']['p50']} | "
                 f"{s['dense']['p50']} | {s['bm25']['p50']} | {s['fusion']['p50']} | "
                 f"{s['synthesize']['p50']} | {s['total']['p50']} | {s['total']['p95']} | "
-                f"{s['total']['p99']} | {r['peak_rss_gib']} | {r['index_mib']} | "
+                f"{s['total']['p99']} | {r.get('vector_index', 'flat')} "
+                f"({r.get('recall_at_10', 1.0)}) | {r['peak_rss_gib']} | "
+                f"{r.get('build_peak_rss_gib', '')} | {r['index_mib']} | "
                 f"{r['persist_s']} | {r['load_s']} | {r['retriever_build_s']} |"
             )
     if store.get("sizes"):

@@ -77,8 +77,7 @@ class RagEngine:
 
     @property
     def _vector_policy(self) -> VectorIndexPolicy:
-        s = self.settings
-        return VectorIndexPolicy(s.index_kind, s.index_threshold, s.ivf_nprobe)
+        return VectorIndexPolicy.from_settings(self.settings)
 
     def _load_index(self) -> CorpusIndex:
         if self._index is None:

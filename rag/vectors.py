@@ -19,6 +19,8 @@ from typing import Literal
 import faiss
 import numpy as np
 
+from rag.config import Settings
+
 logger = logging.getLogger(__name__)
 
 IndexKind = Literal["auto", "flat", "ivf"]
@@ -34,6 +36,10 @@ class VectorIndexPolicy:
     kind: IndexKind = "auto"
     threshold: int = 100_000
     nprobe: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VectorIndexPolicy:
+        return cls(settings.index_kind, settings.index_threshold, settings.ivf_nprobe)
 
     def wants_ivf(self, count: int) -> bool:
         """Whether `count` vectors belong in an IVF index."""
