@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.storage.docstore import SimpleDocumentStore
 
 from bench.common import (
     dir_mib,
@@ -30,6 +31,7 @@ from bench.common import (
     write_json,
 )
 from rag import RagEngine, Settings
+from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
 from rag.index import CorpusIndex
 from rag.sentences import SentenceStore
 from rag.vectors import VectorIndexPolicy
@@ -106,6 +108,21 @@ def recall_at_10(corpus: CorpusIndex, vectors: np.ndarray) -> float:
     return round(float(np.mean(hits)), 3)
 
 
+def _docstore_load_s(index_dir: Path) -> dict[str, float]:
+    """The docstore alone: opening (JSON: parsing) its file, then building every node from it."""
+    started = time.perf_counter()
+    docstore = (
+        SqliteDocumentStore.open(index_dir)
+        if (index_dir / DOCSTORE_FILE).exists()
+        else SimpleDocumentStore.from_persist_dir(str(index_dir))  # before format 3
+    )
+    parsed = time.perf_counter()
+    nodes = docstore.docs
+    built = time.perf_counter()
+    del nodes, docstore
+    return {"parse": round(parsed - started, 2), "nodes": round(built - parsed, 2)}
+
+
 def measure(pool_dir: Path, size: int, count: int) -> dict:
     """Build, persist, reload (cold engine), then ask `count` questions warm."""
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
@@ -143,6 +160,7 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
             [engine.embed_model.get_query_embedding(q) for q in unique], np.float32
         )
         recall = recall_at_10(loaded, vectors)
+        docstore_s = _docstore_load_s(settings.index_dir)
     return {
         "chunks": size,
         "real_chunks": real,
@@ -151,6 +169,7 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         "persist_s": round(persist_s, 2),
         "load_s": round(load_s, 2),
         "retriever_build_s": round(retriever_s, 2),
+        "docstore_load_s": docstore_s,
         "index_mib": round(index_mib, 1),
         "files_mib": disk,
         "vector_index": loaded.vector_index_kind,

@@ -19,6 +19,7 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStore
 
+from rag.docstore import SqliteDocumentStore
 from rag.embedding import embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
@@ -27,7 +28,8 @@ from rag.vectors import VectorIndexPolicy, build_ivf, configure, flat_index, is_
 logger = logging.getLogger(__name__)
 
 # 2: sentence vectors and spans stored beside the chunks (rag.sentences).
-FORMAT_VERSION = 2
+# 3: chunks in docstore.sqlite (rag.docstore), not docstore.json.
+FORMAT_VERSION = 3
 _META_FILE = "rag_index.json"
 
 
@@ -112,7 +114,9 @@ class CorpusIndex:
         """An empty index whose dimension is the model's."""
         dim = len(embed_model.get_text_embedding("dimension probe"))
         store = _FaissIdMapStore(faiss_index=flat_index(dim))
-        storage = StorageContext.from_defaults(vector_store=store)
+        storage = StorageContext.from_defaults(
+            vector_store=store, docstore=SqliteDocumentStore.empty()
+        )
         index = VectorStoreIndex(nodes=[], storage_context=storage, embed_model=embed_model)
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
         return cls(index, store, meta, policy=policy)
@@ -127,24 +131,30 @@ class CorpusIndex:
     ) -> CorpusIndex:
         """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign."""
         require_index(index_dir)
-        meta_path = index_dir / _META_FILE
         rebuild = f"Delete {index_dir} and run `rag ingest DOCS` to rebuild it."
+        unreadable = f"The index in {index_dir} is unreadable"
         try:
-            meta = json.loads(meta_path.read_text())
-            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
-            storage = StorageContext.from_defaults(vector_store=store, persist_dir=str(index_dir))
-            index = load_index_from_storage(storage, embed_model=embed_model)
-            sentences = SentenceStore.load(index_dir)
-        except Exception as err:  # any unreadable file: json, faiss or pydantic errors
-            raise IndexCorruptError(
-                f"The index in {index_dir} is unreadable ({err}). {rebuild}"
-            ) from err
+            meta = json.loads((index_dir / _META_FILE).read_text())
+        except ValueError as err:
+            raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
+        # Checked before the other files: an older format's files are not this one's.
         if meta.get("embed_model") != model_name or meta.get("format") != FORMAT_VERSION:
             raise IndexCorruptError(
                 f"The index in {index_dir} was built with model {meta.get('embed_model')!r} "
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
                 f"{rebuild}"
             )
+        try:
+            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
+            storage = StorageContext.from_defaults(
+                vector_store=store,
+                docstore=SqliteDocumentStore.open(index_dir),
+                persist_dir=str(index_dir),
+            )
+            index = load_index_from_storage(storage, embed_model=embed_model)
+            sentences = SentenceStore.load(index_dir)
+        except Exception as err:  # any unreadable file: json, faiss, sqlite or pydantic errors
+            raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
         loaded = cls(index, store, meta, sentences, policy)  # type: ignore[arg-type]
         loaded.check_consistency(index_dir)
         return loaded
@@ -153,7 +163,11 @@ class CorpusIndex:
         """FAISS ids, the index's node list and the docstore must name the same chunks."""
         in_faiss = self._store.node_ids
         in_index = set(self.index.index_struct.nodes_dict.values())
-        in_docstore = set(self.index.docstore.docs)
+        docstore = self.index.docstore
+        # The keys alone: `docstore.docs` would build every node object (seconds at 100k).
+        in_docstore = (
+            docstore.node_ids() if isinstance(docstore, SqliteDocumentStore) else set(docstore.docs)
+        )
         same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
         if not same or self._store._faiss_index.ntotal != len(in_faiss):
             raise IndexCorruptError(
