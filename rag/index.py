@@ -23,7 +23,15 @@ from rag.docstore import SqliteDocumentStore
 from rag.embedding import embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
-from rag.vectors import VectorIndexPolicy, build_ivf, configure, flat_index, is_ivf, needs_rebuild
+from rag.vectors import (
+    VectorIndexPolicy,
+    build_flat,
+    build_ivf,
+    configure,
+    flat_index,
+    is_ivf,
+    rebuild_as,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +74,17 @@ class _FaissIdMapStore(FaissMapVectorStore):
         return set(self._node_id_to_faiss_id_map)
 
     def fit(self, policy: VectorIndexPolicy, trained_on: int) -> int:
-        """Rebuild as IVF when the policy wants it for this size: the count it trained on."""
+        """Rebuild as the kind the policy wants for this size: the count IVF was trained on."""
         current = self._faiss_index
-        if not needs_rebuild(current, policy, trained_on):
+        kind = rebuild_as(current, policy, trained_on)
+        if kind is None:
             return trained_on
         ids = np.fromiter(
             self._faiss_id_to_node_id_map, np.int64, len(self._faiss_id_to_node_id_map)
         )
+        if kind == "flat":
+            self._faiss_index = build_flat(current, ids)
+            return 0
         self._faiss_index = build_ivf(current, ids, policy)
         return len(ids)
 
@@ -138,7 +150,12 @@ class CorpusIndex:
         except ValueError as err:
             raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
         # Checked before the other files: an older format's files are not this one's.
-        if meta.get("embed_model") != model_name or meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") != FORMAT_VERSION and meta.get("embed_model") == model_name:
+            raise IndexCorruptError(
+                f"The index in {index_dir} was written in format {meta.get('format')}; this "
+                f"version reads format {FORMAT_VERSION}. {rebuild}"
+            )
+        if meta.get("embed_model") != model_name:
             raise IndexCorruptError(
                 f"The index in {index_dir} was built with model {meta.get('embed_model')!r} "
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
@@ -209,8 +226,7 @@ class CorpusIndex:
     def fit_vectors(self) -> None:
         """Move the chunk vectors to the FAISS index kind the policy wants for their count."""
         trained_on = self._store.fit(self._policy, self._meta.get("ivf_trained_on", 0))
-        if is_ivf(self._store._faiss_index):
-            self._meta["ivf_trained_on"] = trained_on
+        self._meta["ivf_trained_on"] = trained_on  # 0: flat
 
     @property
     def vector_index_kind(self) -> str:

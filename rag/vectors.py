@@ -67,12 +67,29 @@ def list_count(count: int) -> int:
     return max(1, min(1024, round(4 * math.sqrt(count)), count // _POINTS_PER_LIST))
 
 
-def needs_rebuild(index: faiss.Index, policy: VectorIndexPolicy, trained_on: int) -> bool:
-    """Flat past the threshold, or an IVF that has outgrown the lists it was trained with."""
+def rebuild_as(index: faiss.Index, policy: VectorIndexPolicy, trained_on: int) -> str | None:
+    """`ivf` past the threshold (again once grown 4×), `flat` if set so, None: keep it.
+
+    `auto` keeps an IVF index that deletes took below the threshold: no flapping.
+    """
     count = index.ntotal
-    if not policy.wants_ivf(count) or count == 0:
-        return False
-    return not is_ivf(index) or count > _REGROW * max(trained_on, 1)
+    if policy.wants_ivf(count):
+        outgrown = not is_ivf(index) or count > _REGROW * max(trained_on, 1)
+        return "ivf" if count and outgrown else None
+    return "flat" if policy.kind == "flat" and is_ivf(index) else None
+
+
+def _move(source: faiss.Index, ids: np.ndarray, target: faiss.Index) -> None:
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        target.add_with_ids(source.reconstruct_batch(batch), batch)
+
+
+def build_flat(index: faiss.Index, ids: np.ndarray) -> faiss.Index:
+    """A flat index with the same ids and vectors as `index`."""
+    flat = flat_index(index.d)
+    _move(index, ids, flat)
+    return flat
 
 
 def build_ivf(
@@ -88,8 +105,6 @@ def build_ivf(
     ivf.train(index.reconstruct_batch(sample))
     # A hashtable direct map: reconstruct and remove by id (ours), not by position.
     ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
-    for start in range(0, count, _BATCH):
-        batch = ids[start : start + _BATCH]
-        ivf.add_with_ids(index.reconstruct_batch(batch), batch)
+    _move(index, ids, ivf)
     logger.info("Rebuilt %d chunk vectors as IVF%d", count, nlist)
     return configure(ivf, policy)

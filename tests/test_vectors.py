@@ -10,7 +10,14 @@ import pytest
 
 from rag import RagEngine, Settings
 from rag.embedding import embed_texts, load_embed_model
-from rag.vectors import VectorIndexPolicy, build_ivf, flat_index, list_count, needs_rebuild
+from rag.vectors import (
+    VectorIndexPolicy,
+    build_flat,
+    build_ivf,
+    flat_index,
+    list_count,
+    rebuild_as,
+)
 
 DOCS = {
     "ayn-rand.txt": "Ayn Rand\n\nAyn Rand was a Russian-American writer and philosopher, "
@@ -90,12 +97,15 @@ def test_ivf_search_matches_exact_search_on_real_text_vectors(seed_corpus):
     assert (one_list[:, 0] == exact[:, 0]).all()
 
 
-def test_ivf_is_retrained_once_it_outgrows_its_lists():
+def test_ivf_is_retrained_once_it_outgrows_its_lists_and_flat_on_request():
     policy = VectorIndexPolicy(kind="auto", threshold=10)
     flat = flat_index(4)
     flat.add_with_ids(np.eye(4, dtype=np.float32).repeat(5, axis=0), np.arange(20))
-    assert needs_rebuild(flat, policy, trained_on=0)
+    assert rebuild_as(flat, policy, trained_on=0) == "ivf"
     ivf = build_ivf(flat, np.arange(20), policy)
-    assert not needs_rebuild(ivf, policy, trained_on=20)
-    assert needs_rebuild(ivf, policy, trained_on=4)
-    assert not needs_rebuild(flat, VectorIndexPolicy(kind="flat", threshold=10), trained_on=0)
+    assert rebuild_as(ivf, policy, trained_on=20) is None
+    assert rebuild_as(ivf, policy, trained_on=4) == "ivf"
+    assert rebuild_as(ivf, VectorIndexPolicy(kind="auto", threshold=100), 20) is None
+    assert rebuild_as(ivf, VectorIndexPolicy(kind="flat"), trained_on=20) == "flat"
+    back = build_flat(ivf, np.arange(20))
+    assert (back.reconstruct_batch(np.arange(20)) == flat.reconstruct_batch(np.arange(20))).all()
