@@ -89,7 +89,9 @@ class SentenceStore:
         """What `persist` wrote (vectors memory-mapped); ValueError when the files disagree."""
         spans_json = json.loads((folder / _SPANS_FILE).read_text())
         # Read-only map: `persist` writes a new file and `add` keeps new rows in memory.
-        matrix = np.load(folder / _VECTORS_FILE, mmap_mode="r")
+        # A plain ndarray view of the map: np.memmap's subclass hooks would run on each
+        # of the per-chunk slices below and on every array computed from them.
+        matrix = np.asarray(np.load(folder / _VECTORS_FILE, mmap_mode="r"))
         spans: dict[str, list[tuple[int, int]]] = {}
         vectors: dict[str, np.ndarray] = {}
         start = 0
