@@ -5,7 +5,9 @@
 Run once per size in its own process (bench.run does), so peak RSS is this size's alone.
 Up to the pool's size the chunks are real (the ingest bench's index, real embeddings);
 above it they are synthetic: copies of the pool's chunks under new ids and titles, with
-their chunk and sentence vectors perturbed by Gaussian noise and renormalised.
+their chunk and sentence vectors perturbed by Gaussian noise and renormalised. The FAISS
+index kind follows the settings (`RAG_INDEX_KIND`, default: IVF from 100k chunks); its
+recall@10 against exact search is measured on the questions' own embeddings.
 """
 
 from __future__ import annotations
@@ -17,11 +19,22 @@ from pathlib import Path
 
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.storage.docstore import SimpleDocumentStore
 
-from bench.common import dir_mib, peak_rss_gib, percentiles, questions, write_json
+from bench.common import (
+    dir_mib,
+    peak_rss_gib,
+    percentiles,
+    questions,
+    reset_peak_rss,
+    rss_gib,
+    write_json,
+)
 from rag import RagEngine, Settings
+from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
 from rag.index import CorpusIndex
 from rag.sentences import SentenceStore
+from rag.vectors import VectorIndexPolicy
 
 STAGES = ("embed", "dense", "bm25", "fusion", "search", "synthesize", "total")
 NOISE = 0.03  # per dimension: a copy's cosine to its source is ~0.85
@@ -37,7 +50,8 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     rng = np.random.default_rng(seed)
     real = sorted(pool.index.docstore.docs.values(), key=lambda n: n.node_id)
     vectors = pool.chunk_vectors([n.node_id for n in real])
-    corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2")
+    policy = VectorIndexPolicy.from_settings(Settings())
+    corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2", policy)
     spans, sentence_vectors = {}, {}
     nodes = []
     for i in range(size):
@@ -69,7 +83,44 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     corpus.sentences = SentenceStore(spans, sentence_vectors)
     for start in range(0, len(nodes), 10_000):
         corpus.index.insert_nodes(nodes[start : start + 10_000])
+    corpus.fit_vectors()  # as an ingest would: IVF past the threshold
     return corpus, min(size, len(real))
+
+
+def recall_at_10(corpus: CorpusIndex, vectors: np.ndarray) -> float:
+    """Share of the exact top 10 (a full scan of the stored vectors) that the index returns."""
+    ids = sorted(corpus.index.docstore.docs)
+    best = np.full((len(vectors), 10), -np.inf, np.float32)
+    best_ids = np.zeros((len(vectors), 10), np.int64)
+    for start in range(0, len(ids), 20_000):  # in slices: a full copy would raise peak RSS
+        scores = vectors @ corpus.chunk_vectors(ids[start : start + 20_000]).T
+        merged = np.concatenate([best, scores], axis=1)
+        merged_ids = np.concatenate(
+            [best_ids, np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)],
+            axis=1,
+        )
+        top = np.argsort(-merged, axis=1)[:, :10]
+        best, best_ids = np.take_along_axis(merged, top, 1), np.take_along_axis(merged_ids, top, 1)
+    hits = [
+        len({c for c, _ in corpus.nearest(v, 10)} & {ids[i] for i in exact}) / 10
+        for v, exact in zip(vectors, best_ids, strict=True)
+    ]
+    return round(float(np.mean(hits)), 3)
+
+
+def _docstore_load_s(index_dir: Path) -> dict[str, float]:
+    """The docstore alone: opening (JSON: parsing) its file, then building every node from it."""
+    started = time.perf_counter()
+    docstore = (
+        SqliteDocumentStore.open(index_dir)
+        if (index_dir / DOCSTORE_FILE).exists()
+        else SimpleDocumentStore.from_persist_dir(str(index_dir))  # before format 3
+    )
+    parsed = time.perf_counter()
+    nodes = docstore.docs
+    built = time.perf_counter()
+    del nodes, docstore
+    return {"parse": round(parsed - started, 2), "nodes": round(built - parsed, 2)}
 
 
 def measure(pool_dir: Path, size: int, count: int) -> dict:
@@ -89,8 +140,10 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         del corpus
         engine = RagEngine(settings)
         engine.embed_model  # noqa: B018 - the model is not part of the index load
+        build_peak_gib = peak_rss_gib()
+        reset_peak_rss()  # from here: what a process serving this index holds
         started = time.perf_counter()
-        engine._load_index()
+        loaded = engine._load_index()
         load_s = time.perf_counter() - started
         started = time.perf_counter()
         engine.ask("warm up")  # builds BM25 and title links from the loaded docstore
@@ -100,7 +153,14 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         for question in asked:
             for stage, ms in engine.ask(question).timings_ms.items():
                 timings.setdefault(stage, []).append(ms)
+        serve_peak_gib, serve_gib = peak_rss_gib(), rss_gib()
         index_mib = dir_mib(settings.index_dir)
+        unique = sorted(set(asked))
+        vectors = np.asarray(
+            [engine.embed_model.get_query_embedding(q) for q in unique], np.float32
+        )
+        recall = recall_at_10(loaded, vectors)
+        docstore_s = _docstore_load_s(settings.index_dir)
     return {
         "chunks": size,
         "real_chunks": real,
@@ -109,9 +169,14 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         "persist_s": round(persist_s, 2),
         "load_s": round(load_s, 2),
         "retriever_build_s": round(retriever_s, 2),
+        "docstore_load_s": docstore_s,
         "index_mib": round(index_mib, 1),
         "files_mib": disk,
-        "peak_rss_gib": round(peak_rss_gib(), 3),
+        "vector_index": loaded.vector_index_kind,
+        "recall_at_10": recall,
+        "peak_rss_gib": round(serve_peak_gib, 3),
+        "rss_after_asks_gib": round(serve_gib, 3),
+        "build_peak_rss_gib": round(build_peak_gib, 3),
         "stages_ms": {s: percentiles(v) for s, v in timings.items() if v},
     }
 

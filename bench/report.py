@@ -93,7 +93,10 @@ def _plot_ingest(folder: Path, ingest: dict) -> None:
     plt.close(fig)
 
 
-def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dict) -> str:
+def _markdown(
+    head: dict, ingest: dict, rows: list[dict], store: dict, cold: dict, before: list[dict]
+) -> str:
+    """README.md; `before`: latency rows of the same sizes with the JSON docstore."""
     m = head["machine"]
     out = [
         "# Benchmarks",
@@ -145,9 +148,9 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
             "## Query latency, warm (ms; engine `timings_ms`)",
             "",
             "| chunks (real) | q | embed p50 | dense p50 | bm25 p50 | fusion p50 | "
-            "synth p50 | total p50 | p95 | p99 | peak RSS GiB | disk MiB | persist s | "
-            "load s | BM25+links build s |",
-            "|" + "---|" * 15,
+            "synth p50 | total p50 | p95 | p99 | FAISS (recall@10) | serving peak RSS GiB | "
+            "build peak GiB | disk MiB | persist s | load s | BM25+links build s |",
+            "|" + "---|" * 17,
         ]
         for r in rows:
             s = r["stages_ms"]
@@ -155,9 +158,31 @@ def _markdown(head: dict, ingest: dict, rows: list[dict], store: dict, cold: dic
                 f"| {r['chunks']} ({r['real_chunks']}) | {r['questions']} | {s['embed']['p50']} | "
                 f"{s['dense']['p50']} | {s['bm25']['p50']} | {s['fusion']['p50']} | "
                 f"{s['synthesize']['p50']} | {s['total']['p50']} | {s['total']['p95']} | "
-                f"{s['total']['p99']} | {r['peak_rss_gib']} | {r['index_mib']} | "
+                f"{s['total']['p99']} | {r.get('vector_index', 'flat')} "
+                f"({r.get('recall_at_10', 1.0)}) | {r['peak_rss_gib']} | "
+                f"{r.get('build_peak_rss_gib', '')} | {r['index_mib']} | "
                 f"{r['persist_s']} | {r['load_s']} | {r['retriever_build_s']} |"
             )
+    if before and rows:
+        after = {r["chunks"]: r for r in rows}
+        out += [
+            "",
+            "## Docstore: JSON (format 2) vs SQLite (format 3), same index otherwise",
+            "",
+            "| chunks | docstore | file MiB | index load s | BM25+links build s | "
+            "serving peak RSS GiB | total p50 ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in before:
+            for name, row in (("JSON", r), ("SQLite", after.get(r["chunks"]))):
+                if row:
+                    files = row["files_mib"]
+                    size = files.get("docstore.json", files.get("docstore.sqlite"))
+                    out.append(
+                        f"| {row['chunks']} | {name} | {size} | {row['load_s']} | "
+                        f"{row['retriever_build_s']} | {row['peak_rss_gib']} | "
+                        f"{row['stages_ms']['total']['p50']} |"
+                    )
     if store.get("sizes"):
         out += [
             "",
@@ -205,7 +230,8 @@ def write(folder: Path | None = None) -> dict:
     _plot_latency(folder, rows, store)
     _plot_ingest(folder, ingest)
     notes = folder / "NOTES.md"
-    text = _markdown(head, ingest, rows, store, cold)
+    before = _latencies(folder / "docstore-json")  # none: the table is left out
+    text = _markdown(head, ingest, rows, store, cold, before)
     if notes.exists():
         text += "\n" + notes.read_text()
     (folder / "README.md").write_text(text)

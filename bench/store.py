@@ -4,8 +4,10 @@
 
 Vectors: the pool's real chunk and sentence vectors, perturbed with Gaussian noise and
 renormalised (so they cluster like real text); queries: other perturbed pool vectors.
-One search thread, as the retriever sets. HNSW is measured only up to 100k: its 1M build
-takes ~8.5 min on these cores (DESIGN.md), past this benchmark's time box.
+One search thread, as the retriever sets. IVF is the engine's own (rag.vectors.build_ivf:
+lists, training sample and nprobe as an ingest past RAG_INDEX_THRESHOLD builds them).
+HNSW is measured only up to 100k: its 1M build takes ~8.5 min on these cores (DESIGN.md),
+past this benchmark's time box.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from bench.common import percentiles, write_json
 from rag import RagEngine, Settings
+from rag.vectors import VectorIndexPolicy, build_ivf, flat_index, list_count
 
 QUERIES = 200
 K = 10
@@ -64,17 +67,19 @@ def measure_size(base: np.ndarray, size: int, rng: np.random.Generator) -> dict:
     exact, flat_ms = _timed_search(flat, queries)
     row: dict = {"chunks": size, "flat": percentiles(flat_ms)}
     del flat
-    nlist = max(16, min(1024, int(4 * np.sqrt(size))))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    # The engine's own IVF (rag.vectors): built from a flat store, as an ingest does.
+    policy = VectorIndexPolicy()
+    ids = np.arange(size, dtype=np.int64)
+    stored = flat_index(dim)
+    stored.add_with_ids(vectors, ids)
     faiss.omp_set_num_threads(2)  # build with both cores, search with one
     started = time.perf_counter()
-    ivf.train(vectors[rng.choice(size, min(size, 40 * nlist), replace=False)])
-    ivf.add(vectors)
+    ivf = build_ivf(stored, ids, policy)
     build_s = time.perf_counter() - started
+    del stored
     faiss.omp_set_num_threads(1)
-    ivf.nprobe = 16
     found, ivf_ms = _timed_search(ivf, queries)
-    row[f"ivf{nlist}_nprobe16"] = percentiles(ivf_ms) | {
+    row[f"ivf{list_count(size)}_nprobe{policy.nprobe}"] = percentiles(ivf_ms) | {
         "recall_at_10": round(_recall(found, exact), 3),
         "build_s": round(build_s, 1),
     }

@@ -13,10 +13,12 @@ from rag.loaders import collect_files
 
 
 def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
-    """A hash of the corpus's files (names and bytes) and of what shapes the index built."""
+    """A hash of the corpus's location, its files (names and bytes) and of what shapes the
+    index built (citations point at the files, so a copy elsewhere gets its own index)."""
     digest = hashlib.sha256()
     shape: tuple = (
         FORMAT_VERSION,
+        str(corpus.resolve()),
         settings.embed_model,
         settings.chunk_size,
         settings.chunk_overlap,

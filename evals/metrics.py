@@ -12,7 +12,12 @@ Definitions (also printed in every report):
 - expected-phrase recall: share of `expect` entries the answer text contains (`a|b`: either;
   case, accents and punctuation ignored).
 - citation precision: share of citations whose passage holds an evidence snippet.
-- citation validity: share of citations whose quote is verbatim at its span in its file.
+- citation validity: share of citations whose quote is verbatim at its span in its file (a
+  file that can no longer be read counts as invalid).
+- sources cited: share of the case's source documents (`source_ids`, file names) that some
+  citation points into (multi-hop: both supporting documents).
+- yes/no answers: cases whose expected phrase is "yes" or "no" are also reported apart
+  (an extractive answer quotes the evidence but never says "yes").
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _SPACE = re.compile(r"\s+")
@@ -91,12 +97,31 @@ def citation_metrics(
     """Citation precision (needs evidence) and validity of an answer's citations."""
     if not citations:
         return {}
-    valid = [read_source(c["source"])[c["start"] : c["end"]] == c["quote"] for c in citations]
+    valid = [_quote_at_span(c, read_source) for c in citations]
     metrics = {"citation_validity": sum(valid) / len(valid)}
     if evidence:
         supported = [bool(held_snippets(c["passage"], evidence)) for c in citations]
         metrics["citation_precision"] = sum(supported) / len(supported)
     return metrics
+
+
+def sources_cited(source_ids: list[str], citations: list[dict]) -> float:
+    """Share of the case's source files (by name) that some citation points into."""
+    cited = {Path(c["source"]).name for c in citations}
+    return sum(s in cited for s in source_ids) / len(source_ids)
+
+
+def is_yes_no(expect: list[str]) -> bool:
+    """Whether the case's expected answer is "yes" or "no"."""
+    return bool(expect) and all(normalize(e) in {"yes", "no"} for e in expect)
+
+
+def _quote_at_span(citation: dict, read_source: Callable[[str], str]) -> bool:
+    try:
+        text = read_source(citation["source"])
+    except OSError:  # moved or deleted since it was indexed
+        return False
+    return text[citation["start"] : citation["end"]] == citation["quote"]
 
 
 def case_passed(case: dict, answer: dict) -> bool:

@@ -18,10 +18,18 @@ ANSWER_KEYS = (
     "expected_recall",
     "citation_precision",
     "citation_validity",
+    "sources_cited",
     "refusal_accuracy",
     "false_refusal_rate",
 )
-TYPE_KEYS = ("cases", "pass_rate", "hit@1", "full_recall@10", "expected_recall")
+TYPE_KEYS = (
+    "cases",
+    "pass_rate",
+    "hit@1",
+    "full_recall@10",
+    "expected_recall",
+    "sources_cited",
+)
 
 
 def _fmt(value) -> str:
@@ -112,6 +120,9 @@ def render_markdown(
         lines += ["## By type", "", *_table(["type", *TYPE_KEYS], rows), ""]
     rows = [[g] + [_fmt(s.get(k)) for k in TYPE_KEYS] for g, s in summary["by_answerable"].items()]
     lines += ["## Answerable / unanswerable", "", *_table(["group", *TYPE_KEYS], rows), ""]
+    if summary.get("by_answer"):
+        rows = [[g] + [_fmt(s.get(k)) for k in TYPE_KEYS] for g, s in summary["by_answer"].items()]
+        lines += ["## Yes/no and phrase answers", "", *_table(["answer", *TYPE_KEYS], rows), ""]
     latency = summary["latency_ms"]
     rows = [[stage, _fmt(v["p50"]), _fmt(v["p95"])] for stage, v in latency.items()]
     lines += ["## Latency (ms)", "", *_table(["stage", "p50", "p95"], rows), ""]

@@ -12,7 +12,9 @@ from evals.metrics import (
     citation_metrics,
     expected_recall,
     hit_curve,
+    is_yes_no,
     retrieval_metrics,
+    sources_cited,
 )
 from rag.engine import RagEngine
 from rag.loaders import read_source_text
@@ -58,6 +60,8 @@ def score_answer(case: dict, answer: dict) -> dict:
         metrics |= retrieval_metrics(passages, evidence)
         metrics["hit_curve"] = hit_curve(passages, evidence)
     metrics |= citation_metrics(answer["citations"], evidence, read_source_text)
+    if answerable and case.get("source_ids"):
+        metrics["sources_cited"] = sources_cited(case["source_ids"], answer["citations"])
     return metrics
 
 
@@ -124,6 +128,7 @@ def aggregate(records: list[dict]) -> dict:
     summary["expected_recall"] = _mean_of(answerable, "expected_recall")
     summary["citation_precision"] = _mean_of(answerable, "citation_precision")
     summary["citation_validity"] = _mean_of(records, "citation_validity")
+    summary["sources_cited"] = _mean_of(answerable, "sources_cited")
     summary["refusal_accuracy"] = _mean_of(unanswerable, "refused")
     summary["false_refusal_rate"] = _mean_of(answerable, "refused")
     return summary
@@ -154,4 +159,10 @@ def summarize(records: list[dict]) -> dict:
         "answerable": aggregate([r for r in records if r["answerable"]]),
         "unanswerable": aggregate([r for r in records if not r["answerable"]]),
     }
+    yes_no = [r for r in records if r["answerable"] and is_yes_no(r["expect"])]
+    if yes_no:
+        summary["by_answer"] = {
+            "yes/no": aggregate(yes_no),
+            "phrase": aggregate([r for r in records if r["answerable"] and r not in yes_no]),
+        }
     return summary

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
         "word-pieces, so keep it below ~200).",
     )
     chunk_overlap: int = Field(20, ge=0, description="Token overlap between chunks.")
+    # Vector index kind (rag.vectors): exact search is over budget past ~100k chunks.
+    index_kind: Literal["auto", "flat", "ivf"] = Field(
+        "auto",
+        description="FAISS index of the chunk vectors: `flat` (exact), `ivf` (approximate; "
+        "trained on the chunks), or `auto`: flat below `index_threshold` chunks, IVF from it.",
+    )
+    index_threshold: int = Field(
+        100_000, ge=1, description="Chunks from which `index_kind=auto` switches to IVF."
+    )
+    ivf_nprobe: int = Field(
+        16, ge=1, description="IVF lists searched per query (more: slower, closer to exact)."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     fusion_candidates: int = Field(
         50,

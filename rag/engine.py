@@ -31,6 +31,7 @@ from rag.loaders import Rejection, collect_files, load_documents
 from rag.retrieve import RETRIEVAL_MODES, Retriever
 from rag.text import sentence_spans
 from rag.types import Answer
+from rag.vectors import VectorIndexPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +81,15 @@ class RagEngine:
     def _model_name(self) -> str:
         return Path(self.settings.embed_model or "all-MiniLM-L6-v2").name
 
+    @property
+    def _vector_policy(self) -> VectorIndexPolicy:
+        return VectorIndexPolicy.from_settings(self.settings)
+
     def _load_index(self) -> CorpusIndex:
         if self._index is None:
             require_index(self.settings.index_dir)  # before the slow model load
             self._index = CorpusIndex.load(
-                self.settings.index_dir, self.embed_model, self._model_name
+                self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
             )
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
@@ -140,7 +145,7 @@ class RagEngine:
             index = (
                 self._load_index()
                 if self.has_index()
-                else CorpusIndex.create(self.embed_model, self._model_name)
+                else CorpusIndex.create(self.embed_model, self._model_name, self._vector_policy)
             )
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()

@@ -179,7 +179,11 @@ def source_text(path: str | Path) -> Extracted:
 
 
 def page_at(path: str | Path, offset: int) -> int | None:
-    """The PDF page holding a char offset of the file's text; None for other formats."""
+    """The PDF page holding a char offset of the file's text; None for other formats, or when
+    the file has been moved or deleted since it was indexed (the passage text is in the index)."""
     if Path(path).suffix.lower() != ".pdf":
         return None
-    return source_text(path).page_at(offset)
+    try:
+        return source_text(path).page_at(offset)
+    except (OSError, ExtractionError):
+        return None

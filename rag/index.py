@@ -11,23 +11,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
-from llama_index.vector_stores.faiss import FaissMapVectorStore
+from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStore
 
+from rag.docstore import SqliteDocumentStore
 from rag.embedding import backend_of, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
+from rag.vectors import (
+    VectorIndexPolicy,
+    build_flat,
+    build_ivf,
+    configure,
+    flat_index,
+    is_ivf,
+    rebuild_as,
+)
 
 logger = logging.getLogger(__name__)
 
 # 2: sentence vectors and spans stored beside the chunks (rag.sentences).
-FORMAT_VERSION = 2
+# 3: chunks in docstore.sqlite (rag.docstore), not docstore.json.
+FORMAT_VERSION = 3
 _META_FILE = "rag_index.json"
 
 
@@ -35,7 +45,17 @@ class _FaissIdMapStore(FaissMapVectorStore):
     """FaissMapVectorStore with ids that stay unique after deletes, and batched adds.
 
     Upstream numbers a new vector `ntotal`, which after a delete repeats an id still in use.
+    The FAISS index is an IndexIDMap2 over a flat index, or an IVF index (rag.vectors).
     """
+
+    def __init__(self, faiss_index: Any) -> None:
+        if not is_ivf(faiss_index):
+            super().__init__(faiss_index=faiss_index)
+            return
+        # Upstream accepts only IndexIDMap(2) wrappers; an IVF index maps ids itself.
+        FaissVectorStore.__init__(self, faiss_index=faiss_index)
+        self._node_id_to_faiss_id_map = {}
+        self._faiss_id_to_node_id_map = {}
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         if not nodes:
@@ -52,6 +72,21 @@ class _FaissIdMapStore(FaissMapVectorStore):
     @property
     def node_ids(self) -> set[str]:
         return set(self._node_id_to_faiss_id_map)
+
+    def fit(self, policy: VectorIndexPolicy, trained_on: int) -> int:
+        """Rebuild as the kind the policy wants for this size: the count IVF was trained on."""
+        current = self._faiss_index
+        kind = rebuild_as(current, policy, trained_on)
+        if kind is None:
+            return trained_on
+        ids = np.fromiter(
+            self._faiss_id_to_node_id_map, np.int64, len(self._faiss_id_to_node_id_map)
+        )
+        if kind == "flat":
+            self._faiss_index = build_flat(current, ids)
+            return 0
+        self._faiss_index = build_ivf(current, ids, policy)
+        return len(ids)
 
 
 @dataclass(frozen=True)
@@ -74,48 +109,72 @@ class CorpusIndex:
         store: _FaissIdMapStore,
         meta: dict,
         sentences: SentenceStore | None = None,
+        policy: VectorIndexPolicy | None = None,
     ) -> None:
         self.index = index
         self._store = store
         self._meta = meta
+        self._policy = policy or VectorIndexPolicy()
+        configure(store._faiss_index, self._policy)
         self._ingested: dict[str, str] = meta.setdefault("ingested", {})
         self.sentences = sentences or SentenceStore()
 
     @classmethod
-    def create(cls, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
+    def create(
+        cls, embed_model: BaseEmbedding, model_name: str, policy: VectorIndexPolicy | None = None
+    ) -> CorpusIndex:
         """An empty index whose dimension is the model's."""
         dim = len(embed_model.get_text_embedding("dimension probe"))
-        store = _FaissIdMapStore(faiss_index=faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
-        storage = StorageContext.from_defaults(vector_store=store)
+        store = _FaissIdMapStore(faiss_index=flat_index(dim))
+        storage = StorageContext.from_defaults(
+            vector_store=store, docstore=SqliteDocumentStore.empty()
+        )
         index = VectorStoreIndex(nodes=[], storage_context=storage, embed_model=embed_model)
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
         meta["embed_backend"] = backend_of(embed_model)
-        return cls(index, store, meta)
+        return cls(index, store, meta, policy=policy)
 
     @classmethod
-    def load(cls, index_dir: Path, embed_model: BaseEmbedding, model_name: str) -> CorpusIndex:
+    def load(
+        cls,
+        index_dir: Path,
+        embed_model: BaseEmbedding,
+        model_name: str,
+        policy: VectorIndexPolicy | None = None,
+    ) -> CorpusIndex:
         """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign."""
         require_index(index_dir)
-        meta_path = index_dir / _META_FILE
         rebuild = f"Delete {index_dir} and run `rag ingest DOCS` to rebuild it."
+        unreadable = f"The index in {index_dir} is unreadable"
         try:
-            meta = json.loads(meta_path.read_text())
-            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
-            storage = StorageContext.from_defaults(vector_store=store, persist_dir=str(index_dir))
-            index = load_index_from_storage(storage, embed_model=embed_model)
-            sentences = SentenceStore.load(index_dir)
-        except Exception as err:  # any unreadable file: json, faiss or pydantic errors
+            meta = json.loads((index_dir / _META_FILE).read_text())
+        except ValueError as err:
+            raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
+        # Checked before the other files: an older format's files are not this one's.
+        if meta.get("format") != FORMAT_VERSION and meta.get("embed_model") == model_name:
             raise IndexCorruptError(
-                f"The index in {index_dir} is unreadable ({err}). {rebuild}"
-            ) from err
-        if meta.get("embed_model") != model_name or meta.get("format") != FORMAT_VERSION:
+                f"The index in {index_dir} was written in format {meta.get('format')}; this "
+                f"version reads format {FORMAT_VERSION}. {rebuild}"
+            )
+        if meta.get("embed_model") != model_name:
             raise IndexCorruptError(
                 f"The index in {index_dir} was built with model {meta.get('embed_model')!r} "
                 f"(format {meta.get('format')}), not {model_name!r} (format {FORMAT_VERSION}). "
                 f"{rebuild}"
             )
         _check_backend(meta, backend_of(embed_model), index_dir)
-        loaded = cls(index, store, meta, sentences)  # type: ignore[arg-type]
+        try:
+            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
+            storage = StorageContext.from_defaults(
+                vector_store=store,
+                docstore=SqliteDocumentStore.open(index_dir),
+                persist_dir=str(index_dir),
+            )
+            index = load_index_from_storage(storage, embed_model=embed_model)
+            sentences = SentenceStore.load(index_dir)
+        except Exception as err:  # any unreadable file: json, faiss, sqlite or pydantic errors
+            raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
+        loaded = cls(index, store, meta, sentences, policy)  # type: ignore[arg-type]
         loaded.check_consistency(index_dir)
         return loaded
 
@@ -123,7 +182,11 @@ class CorpusIndex:
         """FAISS ids, the index's node list and the docstore must name the same chunks."""
         in_faiss = self._store.node_ids
         in_index = set(self.index.index_struct.nodes_dict.values())
-        in_docstore = set(self.index.docstore.docs)
+        docstore = self.index.docstore
+        # The keys alone: `docstore.docs` would build every node object (seconds at 100k).
+        in_docstore = (
+            docstore.node_ids() if isinstance(docstore, SqliteDocumentStore) else set(docstore.docs)
+        )
         same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
         if not same or self._store._faiss_index.ntotal != len(in_faiss):
             raise IndexCorruptError(
@@ -160,7 +223,18 @@ class CorpusIndex:
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
                 self._ingested[doc.doc_id] = now
+            self.fit_vectors()
         return outcome
+
+    def fit_vectors(self) -> None:
+        """Move the chunk vectors to the FAISS index kind the policy wants for their count."""
+        trained_on = self._store.fit(self._policy, self._meta.get("ivf_trained_on", 0))
+        self._meta["ivf_trained_on"] = trained_on  # 0: flat
+
+    @property
+    def vector_index_kind(self) -> str:
+        """`flat` or `ivf`: what holds the chunk vectors now."""
+        return "ivf" if is_ivf(self._store._faiss_index) else "flat"
 
     def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
         """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""

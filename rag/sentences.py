@@ -3,8 +3,9 @@
 A chunk of 200 tokens is one vector, and a question about one of its sentences competes
 with everything else the chunk says; scoring a chunk by its best sentence (dense and BM25)
 finds the sentence that answers. Only candidates' sentences are scored at query time, so
-no second ANN index is needed; all vectors are held in memory as float16 (10k chunks:
-~60k sentences, ~45 MiB; at millions of chunks this file should be memory-mapped).
+no second ANN index is needed. The vectors are float16 (10k chunks: ~60k sentences, ~45 MiB;
+1M chunks: ~5M sentences, ~3.7 GiB) and memory-mapped when loaded, so only the candidates'
+sentences are read into memory: a query touches ~100 chunks' rows, not the whole file.
 """
 
 from __future__ import annotations
@@ -149,9 +150,12 @@ class SentenceStore:
 
     @classmethod
     def load(cls, folder: Path) -> SentenceStore:
-        """What `persist` wrote; ValueError when the two files disagree."""
+        """What `persist` wrote (vectors memory-mapped); ValueError when the files disagree."""
         spans_json = json.loads((folder / _SPANS_FILE).read_text())
-        matrix = np.load(folder / _VECTORS_FILE)
+        # Read-only map: `persist` writes a new file and `add` keeps new rows in memory.
+        # A plain ndarray view of the map: np.memmap's subclass hooks would run on each
+        # of the per-chunk slices below and on every array computed from them.
+        matrix = np.asarray(np.load(folder / _VECTORS_FILE, mmap_mode="r"))
         spans: dict[str, list[tuple[int, int]]] = {}
         vectors: dict[str, np.ndarray] = {}
         start = 0

@@ -39,5 +39,7 @@ def test_toy_run_writes_latest_json_with_the_headline_keys(tmp_path):
     toy = json.loads((tmp_path / "latency_100.json").read_text())
     assert toy["chunks"] == 100 and toy["questions"] == 5
     assert set(toy["stages_ms"]) >= {"embed", "dense", "bm25", "fusion", "synthesize", "total"}
+    # The toy run sets a 50-chunk IVF threshold: the approximate index was built and scored.
+    assert toy["vector_index"] == "ivf" and 0 < toy["recall_at_10"] <= 1
     for name in ("README.md", "latency.png", "ingest.png"):
         assert (tmp_path / name).stat().st_size > 0

@@ -95,7 +95,7 @@ def test_asking_without_an_index_says_how_to_build_one(tmp_path):
         RagEngine(Settings(data_dir=tmp_path / "empty")).ask("What did Peskov say?")
 
 
-@pytest.mark.parametrize("victim", ["docstore.json", "default__vector_store.json", "id_map.json"])
+@pytest.mark.parametrize("victim", ["docstore.sqlite", "default__vector_store.json", "id_map.json"])
 def test_a_corrupt_index_file_is_reported_not_replaced(tmp_path, seed_settings, victim):
     data = tmp_path / "data"
     shutil.copytree(seed_settings.data_dir, data)

@@ -1,6 +1,7 @@
 """`rag eval` end to end on the seed set: records, summary, report files, compare, Ctrl-C."""
 
 import json
+import shutil
 
 import pytest
 
@@ -87,17 +88,20 @@ def test_a_corpus_is_indexed_once_and_reindexed_when_it_changes(tmp_path):
     assert again.settings.data_dir == engine.settings.data_dir
     assert "Oslo" in again.ask("Which city does the alpha file mention?").text
     before = corpus_fingerprint(corpus, settings)
+    copy = shutil.copytree(corpus, tmp_path / "copy")  # its citations point at other files
+    assert corpus_fingerprint(copy, settings) != before
     (corpus / "a.txt").write_text("Alpha\nThe alpha file mentions Bergen.\n")
     assert corpus_fingerprint(corpus, settings) != before
 
 
-def test_summaries_group_by_type():
-    def record(case_type, passed, hit):
+def test_summaries_group_by_type_and_report_yes_no_answers_apart():
+    def record(case_type, passed, hit, expect=("Oslo",)):
         metrics = {"refused": 0.0, "expected_recall": float(passed), "hit@1": hit}
         return {
             "id": f"{case_type}-{passed}-{hit}",
             "type": case_type,
             "answerable": True,
+            "expect": list(expect),
             "passed": passed,
             "metrics": metrics,
             "answer": {"timings_ms": {"total": 10.0}},
@@ -106,7 +110,7 @@ def test_summaries_group_by_type():
     records = [
         record("bridge", True, 1.0),
         record("bridge", False, 0.0),
-        record("yesno", True, 1.0),
+        record("yesno", True, 1.0, expect=["yes"]),
     ]
     summary = summarize(records)
     assert summary["pass_rate"] == pytest.approx(2 / 3, abs=1e-4)
@@ -114,3 +118,5 @@ def test_summaries_group_by_type():
     assert summary["by_type"]["yesno"]["pass_rate"] == 1.0
     assert summary["latency_ms"]["total"] == {"p50": 10.0, "p95": 10.0}
     assert summary["false_refusal_rate"] == 0.0
+    assert summary["by_answer"]["yes/no"]["cases"] == 1
+    assert summary["by_answer"]["phrase"]["expected_recall"] == 0.5

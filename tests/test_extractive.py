@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
 from rag.answer.extractive import synthesize
+from rag.answer.question import opposite_in
 from rag.config import Settings
+from rag.text import stem
 from rag.types import Passage
 from tests.conftest import SEED_FILE, SHARED_DATASETS
 
@@ -111,6 +113,47 @@ def test_a_negated_question_the_text_does_not_negate_is_refused():
     question = "Who did not confirm communication with his Russian counterpart?"
     result = synthesize(question, _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
     assert result.refused and "negation" in result.refusal_reason
+
+
+@pytest.mark.parametrize(
+    ("question", "refused", "reason"),
+    [
+        ("Since when had Ukrainian troops occupied Sudscha in 2023?", True, "2023"),
+        ("Since when had Ukrainian troops occupied Sudscha?", False, ""),
+        ("How many of the 1,300 square kilometers did the troops occupy?", False, ""),
+    ],
+)
+def test_a_number_the_question_states_must_be_in_a_passage(question, refused, reason):
+    result = synthesize(question, _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
+    assert result.refused is refused
+    assert reason in result.refusal_reason
+
+
+def test_a_sentence_saying_the_opposite_of_the_question_is_refused():
+    # SQuAD 2.0's antonym edits: the text says "successfully secured", not "unsuccessfully".
+    question = "Which area was already claimed by the Russians as unsuccessfully secured?"
+    result = synthesize(question, _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
+    assert result.refused
+    assert "“successfully”, not “unsuccessfully”" in result.refusal_reason
+    plain = question.replace("unsuccessfully", "successfully")
+    assert not synthesize(plain, _paragraph_passages(), 3, 0.1, MIN_COVERAGE).refused
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "opposed"),
+    [
+        ("decelerate", "accelerate", True),
+        ("underrepresented", "overrepresented", True),
+        ("unsuccessful", "successful", True),
+        ("interior", "exterior", True),
+        ("inform", "form", False),  # too short a root to tell
+        ("successful", "successful", False),
+        ("representation", "presentation", False),
+    ],
+)
+def test_opposed_words_differ_by_a_reversing_prefix(a, b, opposed):
+    found = opposite_in(f"Is it {a}?", {stem(a)}, f"It is {b}.")
+    assert (found == (a, b)) is opposed
 
 
 def test_a_factual_answer_leads_with_the_sentence_holding_the_answer():

@@ -111,6 +111,8 @@ def test_pdf_pages_are_kept_so_citations_can_name_them(tmp_path):
     assert page_at(tmp_path / "report.pdf", text.index("trains")) == 2
     assert page_at(tmp_path / "report.pdf", 0) == 1
     assert read_source_text(tmp_path / "report.pdf") == text
+    (tmp_path / "report.pdf").unlink()  # moved away after indexing: no page, no crash
+    assert page_at(tmp_path / "report.pdf", 0) is None
 
 
 def test_docx_paragraphs_become_lines(tmp_path):

@@ -9,10 +9,13 @@ from evals.metrics import (
     citation_metrics,
     expected_recall,
     hit_curve,
+    is_yes_no,
     normalize,
     phrase_found,
     retrieval_metrics,
+    sources_cited,
 )
+from rag.loaders import read_source_text
 
 
 def test_normalize_folds_case_accents_and_punctuation():
@@ -87,5 +90,26 @@ def test_citation_precision_and_validity():
     ]
     m = citation_metrics(citations, EVIDENCE, lambda path: source)
     assert m == {"citation_validity": 0.5, "citation_precision": 0.5}
+
     assert citation_metrics([], EVIDENCE, lambda path: source) == {}
     assert "citation_precision" not in citation_metrics(citations, [], lambda path: source)
+
+
+def test_sources_cited_is_the_share_of_source_files_some_citation_points_into():
+    citations = [{"source": "/corpus/a.txt"}, {"source": "/corpus/a.txt"}, {"source": "/x/c.txt"}]
+    assert sources_cited(["a.txt", "b.txt"], citations) == 0.5
+    assert sources_cited(["a.txt", "c.txt"], citations) == 1.0
+    assert sources_cited(["b.txt"], []) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("expect", "yes_no"),
+    [(["yes"], True), (["No."], True), (["Nobel"], False), ([], False), (["yes", "Oslo"], False)],
+)
+def test_is_yes_no(expect, yes_no):
+    assert is_yes_no(expect) is yes_no
+
+
+def test_a_citation_whose_file_is_gone_is_invalid_not_a_crash(tmp_path):
+    citation = {"source": str(tmp_path / "gone.txt"), "start": 0, "end": 5, "quote": "Intro"}
+    assert citation_metrics([citation], [], read_source_text) == {"citation_validity": 0.0}

@@ -2,9 +2,9 @@
 
 "What did X say?" returns X's quotations with their attribution as written. Other
 questions get the best-scoring sentence first, then at most a few that add to it. It
-refuses, naming why, when the question's names occur in no passage, when the best sentence
-covers too little of the question, lacks the negation the question asks about, or gives
-no count of what "how many" counts.
+refuses, naming why, when the question's names or numbers occur in no passage, when the
+best sentence covers too little of the question, lacks the negation the question asks
+about, says the opposite of one of its words, or gives no count of what "how many" counts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.citations import cite, in_document_order, spans
 from rag.answer.matching import Sentence, name_spelling, split_sentences
-from rag.answer.question import counted_noun, holds_kind, is_negated
+from rag.answer.question import (
+    counted_noun,
+    holds_kind,
+    is_negated,
+    numbers_missing,
+    opposite_in,
+)
 from rag.answer.quotes import quotes_by
 from rag.answer.ranking import best_of_kind, rank, select, wanted_terms
 from rag.prompts import load_prompt
@@ -76,6 +82,9 @@ def synthesize(
     if missing:
         names = ", ".join(f"“{n}”" for n in missing)
         return _refusal(f"No passage mentions {names}.")
+    numbers = numbers_missing(query, " ".join(p.text for p in passages))
+    if numbers:
+        return _refusal(f"No passage mentions {', '.join(numbers)}.")
     if not wanted_terms(query):
         return _refusal("The question names nothing to look for.")
 
@@ -92,6 +101,10 @@ def synthesize(
     best = best_of_kind(query, ranked)
     if is_negated(query) and not is_negated(best.sentence.text):
         return _refusal("The passages do not state the negation the question asks about.")
+    unsaid = [t for t in wanted_terms(query) if t not in best.gains]
+    opposite = opposite_in(query, unsaid, best.sentence.text)
+    if opposite:
+        return _refusal(f"The passages say “{opposite[1]}”, not “{opposite[0]}”.")
     if best.coverage < min_coverage:
         absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
         return _refusal(f"The best passages do not mention {absent}.")

@@ -1,10 +1,12 @@
-"""What a question asks for: the kind of answer (a number, a year, a name) and its negation."""
+"""What a question asks for: the kind of answer (a number, a year, a name), its negation, and
+what it states that the answer must not contradict (its numbers, the sense of its words)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
-from rag.text import words
+from rag.text import stem, words
 
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b", re.IGNORECASE)
 _NUMBER_QUESTION = re.compile(
@@ -71,3 +73,50 @@ def _without(sentence: str, question: str) -> str:
     for token in set(re.findall(r"\d[\d,.]*", question)):
         sentence = sentence.replace(token, " ")
     return sentence
+
+
+_DIGITS = re.compile(r"\d+(?:[,.]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    # "4,000" is "4000"; "0.300" is ".300" (a batting average written either way): "300".
+    return {n.replace(",", "").removeprefix("0.") for n in _DIGITS.findall(text)}
+
+
+def numbers_missing(question: str, text: str) -> list[str]:
+    """The numbers the question states ("in the 1930's", "10th century") that the text lacks.
+
+    Digits only: number words ("one problem", "two resources") are often not quantities.
+    """
+    return sorted(_numbers(question) - _numbers(text))
+
+
+# Prefixes that turn a word into its opposite (unsuccessful, dislike, non-violent), and
+# prefix pairs that do (overrepresented / underrepresented, accelerate / decelerate).
+_NEGATING_PREFIXES = ("un", "in", "im", "dis", "non")
+_OPPOSED_PREFIXES = (("over", "under"), ("ac", "de"), ("in", "ex"), ("max", "min"))
+_MIN_ROOT = 5  # shorter roots collide ("form" / "inform")
+
+
+def _opposed(a: str, b: str) -> bool:
+    """Whether two stems differ by a prefix that reverses the meaning."""
+    for x, y in ((a, b), (b, a)):
+        if any(x == p + y for p in _NEGATING_PREFIXES) and len(y) >= _MIN_ROOT:
+            return True
+        for p, q in _OPPOSED_PREFIXES:
+            root = x[len(p) :]
+            if x.startswith(p) and y == q + root and len(root) >= _MIN_ROOT:
+                return True
+    return False
+
+
+def opposite_in(question: str, missing: Collection[str], text: str) -> tuple[str, str] | None:
+    """A question word the text lacks (its stem in `missing`) whose opposite the text says
+    instead ("decelerate": "accelerate"), as (question word, text word); else None."""
+    asked = {stem(w): w for w in words(question) if stem(w) in missing}
+    said = {stem(w): w for w in words(text)}
+    for q_stem, q_word in asked.items():
+        for t_stem, t_word in said.items():
+            if _opposed(q_stem, t_stem):
+                return q_word, t_word
+    return None

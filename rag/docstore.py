@@ -1,0 +1,143 @@
+"""The chunk store: llama-index's KVDocumentStore over one SQLite file, read in place.
+
+llama-index's SimpleDocumentStore is one JSON file, parsed whole at load and held as
+Python dicts (100k chunks: 189 MiB of JSON; see bench/results). No SQLite docstore is
+packaged for llama-index (DuckDB, Postgres, Redis, Mongo are), so this is the small
+`BaseKVStore` those packages implement, over the standard library's sqlite3. A loaded
+index reads its rows on demand from the persisted file, opened read-only; the first write
+copies it into a private temporary database (SQLite deletes it on close), so a crash
+mid-ingest never touches the persisted index (rag.index swaps in complete copies).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.storage.docstore.keyval_docstore import KVDocumentStore
+from llama_index.core.storage.kvstore.types import DEFAULT_COLLECTION, BaseKVStore
+
+DOCSTORE_FILE = "docstore.sqlite"
+# A rowid table: WITHOUT ROWID stores these multi-KB values in the key's B-tree, 1.6× larger.
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS kv (collection TEXT NOT NULL, key TEXT NOT NULL, "
+    "value TEXT NOT NULL, PRIMARY KEY (collection, key))"
+)
+
+
+class SqliteKVStore(BaseKVStore):
+    """Collections of JSON values by key, in one SQLite database."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        # "" is SQLite's private temporary database: on disk, deleted when closed.
+        if path is None:
+            self._conn = sqlite3.connect("", check_same_thread=False)
+            self._conn.execute(_SCHEMA)
+        else:
+            self._conn = sqlite3.connect(
+                f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._conn.execute("SELECT count(*) FROM kv LIMIT 1")  # fail now if not ours
+        self._read_only = path is not None
+        self._lock = threading.Lock()  # the UI asks from several threads
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._read_only:
+                private = sqlite3.connect("", check_same_thread=False)
+                self._conn.backup(private)
+                self._conn.close()
+                self._conn, self._read_only = private, False
+            with self._conn:  # one transaction
+                yield self._conn
+
+    def put(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
+        self.put_all([(key, val)], collection=collection)
+
+    def put_all(
+        self,
+        kv_pairs: list[tuple[str, dict]],
+        collection: str = DEFAULT_COLLECTION,
+        batch_size: int = 1,
+    ) -> None:
+        rows = [(collection, key, json.dumps(val)) for key, val in kv_pairs]
+        with self._writing() as conn:
+            conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", rows)
+
+    def get(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM kv WHERE collection = ? AND key = ?", (collection, key)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value FROM kv WHERE collection = ?", (collection,)
+            ).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def keys(self, collection: str = DEFAULT_COLLECTION) -> set[str]:
+        """The keys alone: what the consistency check needs, without parsing any value."""
+        with self._lock:
+            rows = self._conn.execute("SELECT key FROM kv WHERE collection = ?", (collection,))
+            return {key for (key,) in rows}
+
+    def delete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
+        with self._writing() as conn:
+            done = conn.execute(
+                "DELETE FROM kv WHERE collection = ? AND key = ?", (collection, key)
+            )
+        return done.rowcount > 0
+
+    def save(self, path: Path) -> None:
+        """Write a complete copy of the database to `path`."""
+        target = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._conn.backup(target)
+        finally:
+            target.close()
+
+    # llama-index's async API, served synchronously: sqlite3 calls take microseconds.
+    async def aput(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:
+        self.put(key, val, collection)
+
+    async def aget(self, key: str, collection: str = DEFAULT_COLLECTION) -> dict | None:
+        return self.get(key, collection)
+
+    async def aget_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
+        return self.get_all(collection)
+
+    async def adelete(self, key: str, collection: str = DEFAULT_COLLECTION) -> bool:
+        return self.delete(key, collection)
+
+
+class SqliteDocumentStore(KVDocumentStore):
+    """llama-index's key-value docstore over SqliteKVStore, persisted as `docstore.sqlite`."""
+
+    def __init__(self, kvstore: SqliteKVStore, **kwargs: Any) -> None:
+        super().__init__(kvstore, **kwargs)
+        self._sqlite = kvstore
+
+    @classmethod
+    def open(cls, index_dir: Path) -> SqliteDocumentStore:
+        return cls(SqliteKVStore(index_dir / DOCSTORE_FILE))
+
+    @classmethod
+    def empty(cls) -> SqliteDocumentStore:
+        return cls(SqliteKVStore())
+
+    def node_ids(self) -> set[str]:
+        return self._sqlite.keys(self._node_collection)
+
+    def persist(self, persist_path: str = "", fs: Any = None) -> None:
+        """Called by StorageContext.persist with `<dir>/docstore.json`: written beside it."""
+        self._sqlite.save(Path(persist_path).parent / DOCSTORE_FILE)

@@ -1,0 +1,60 @@
+"""The SQLite docstore: llama-index's docstore API round-trips; the persisted file stays put."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+from rag import RagEngine, Settings
+from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
+from rag.errors import IndexCorruptError
+
+
+def _node(node_id: str, text: str, doc: str) -> TextNode:
+    source = RelatedNodeInfo(node_id=doc)
+    return TextNode(
+        id_=node_id,
+        text=text,
+        metadata={"title": doc},
+        relationships={NodeRelationship.SOURCE: source},
+    )
+
+
+def test_nodes_hashes_and_documents_round_trip_through_the_file(tmp_path):
+    store = SqliteDocumentStore.empty()
+    store.add_documents([_node("a1", "Ayn Rand wrote novels.", "ayn"), _node("b1", "Buns.", "bk")])
+    store.set_document_hash("ayn", "hash-1")
+    store.persist(str(tmp_path / "docstore.json"))  # as StorageContext.persist calls it
+    loaded = SqliteDocumentStore.open(tmp_path)
+    assert loaded.node_ids() == {"a1", "b1"}
+    assert loaded.get_node("a1").get_content() == "Ayn Rand wrote novels."
+    assert loaded.get_document_hash("ayn") == "hash-1"
+    assert set(loaded.get_all_ref_doc_info() or {}) == {"ayn", "bk"}
+    assert {n.metadata["title"] for n in loaded.docs.values()} == {"ayn", "bk"}
+
+
+def test_writes_after_loading_leave_the_persisted_file_unchanged(tmp_path):
+    store = SqliteDocumentStore.empty()
+    store.add_documents([_node("a1", "Ayn Rand wrote novels.", "ayn")])
+    store.persist(str(tmp_path / "docstore.json"))
+    persisted = (tmp_path / DOCSTORE_FILE).read_bytes()
+    loaded = SqliteDocumentStore.open(tmp_path)
+    loaded.delete_ref_doc("ayn")
+    loaded.add_documents([_node("c1", "Cats.", "cat")])
+    assert loaded.node_ids() == {"c1"}
+    assert (tmp_path / DOCSTORE_FILE).read_bytes() == persisted  # a crash here loses nothing
+    assert SqliteDocumentStore.open(tmp_path).node_ids() == {"a1"}
+
+
+def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path, seed_settings):
+    data = tmp_path / "data"
+    shutil.copytree(seed_settings.data_dir, data)
+    meta_path = data / "index" / "rag_index.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = 2  # what the JSON-docstore version wrote
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(IndexCorruptError, match=r"format 2.*format 3.*rag ingest DOCS"):
+        RagEngine(Settings(data_dir=data)).ask("What did Peskov say?")
