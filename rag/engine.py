@@ -75,13 +75,25 @@ class RagEngine:
         return Path(self.settings.embed_model or "all-MiniLM-L6-v2").name
 
     def _load_index(self) -> CorpusIndex:
+        if self._index is not None and self._index.stale():
+            self._index = None  # another instance wrote to the shared store
         if self._index is None:
-            require_index(self.settings.index_dir)  # before the slow model load
-            self._index = CorpusIndex.load(
-                self.settings.index_dir, self.embed_model, self._model_name
-            )
+            self._index = self._open_index(create=False)
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
+
+    def _open_index(self, create: bool) -> CorpusIndex:
+        """The configured store: FAISS files in the data dir, or PostgreSQL (rag.pgstore)."""
+        if self.settings.store == "pgvector":
+            from rag.pgstore import PgCorpus  # sqlalchemy and pgvector: only when used
+
+            return PgCorpus.open(
+                self.settings, self.embed_model, self._model_name, require_documents=not create
+            )
+        if create:
+            return CorpusIndex.create(self.embed_model, self._model_name)
+        require_index(self.settings.index_dir)  # before the slow model load
+        return CorpusIndex.load(self.settings.index_dir, self.embed_model, self._model_name)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -131,11 +143,7 @@ class RagEngine:
         if not documents:
             return IngestReport(rejected=rejected + unreadable)
         with self._writing():
-            index = (
-                self._load_index()
-                if self.has_index()
-                else CorpusIndex.create(self.embed_model, self._model_name)
-            )
+            index = self._load_index() if self.has_index() else self._open_index(create=True)
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
