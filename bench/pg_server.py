@@ -12,12 +12,13 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.ui_load import free_port
 
 with warnings.catch_warnings():
     # pgserver computes a runtime dir at import and warns when XDG_RUNTIME_DIR is unset
@@ -31,13 +32,6 @@ with warnings.catch_warnings():
     )
 
 _SYSTEM_USER = "pgserver"  # the user pgserver's own code creates when run as root
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

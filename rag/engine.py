@@ -158,6 +158,17 @@ class RagEngine:
             seconds=time.perf_counter() - started,
         )
 
+    def migrate_to_pgvector(self) -> int:
+        """Copy the FAISS index of the data dir into PostgreSQL (RAG_PG_URL), vectors included."""
+        from rag.pgstore import PgCorpus, migrate
+
+        require_index(self.settings.index_dir)
+        source = CorpusIndex.load(self.settings.index_dir, self.embed_model, self._model_name)
+        target = PgCorpus.open(
+            self.settings, self.embed_model, self._model_name, require_documents=False
+        )
+        return migrate(source, target)
+
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents."""
         return self._load_index().documents()
