@@ -159,6 +159,16 @@ class _FetchedVectors(dict):
         return super().get(chunk_id, np.zeros((0, self._corpus.dimension), np.float16))
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one instance holds in memory: the chunks and spans as of one version."""
+
+    index: VectorStoreIndex  # its docstore holds the chunk nodes (no vectors)
+    sentences: SentenceStore  # spans; vectors fetched per query
+    version: int
+    chunk_ids: frozenset[str]
+
+
 class PgCorpus(CorpusIndex):
     """CorpusIndex over PostgreSQL: the same interface the engine and the retriever use."""
 
@@ -172,7 +182,7 @@ class PgCorpus(CorpusIndex):
         self._store: Any = None
         self._ef_search = settings.pg_ef_search
         self._table_name = settings.pg_table
-        self._snapshot: tuple[VectorStoreIndex, SentenceStore, int] | None = None
+        self._snapshot: _Snapshot | None = None
 
     @classmethod
     def open(
@@ -248,7 +258,7 @@ class PgCorpus(CorpusIndex):
 
     # The snapshot: chunk nodes (for BM25, title links, passages) and sentence spans.
 
-    def _load_snapshot(self) -> tuple[VectorStoreIndex, SentenceStore, int]:
+    def _load_snapshot(self) -> _Snapshot:
         if self._snapshot is None:
             chunks, sentences = self._chunks, self._tables.sentences
             with reporting(self._url), self._engine.connect() as conn:
@@ -268,29 +278,30 @@ class PgCorpus(CorpusIndex):
                 spans={c: [(a, b) for a, b in s] for c, s in spans},
                 vectors=_FetchedVectors(self),
             )
-            self._snapshot = (index, store, version)
+            ids = frozenset(node.node_id for node in nodes)
+            self._snapshot = _Snapshot(index, store, version, ids)
         return self._snapshot
 
     @property
     def index(self) -> VectorStoreIndex:  # type: ignore[override]
-        return self._load_snapshot()[0]
+        return self._load_snapshot().index
 
     @property
     def sentences(self) -> SentenceStore:  # type: ignore[override]
-        return self._load_snapshot()[1]
+        return self._load_snapshot().sentences
 
     def stale(self) -> bool:
         """Whether any instance wrote to the store since this snapshot was read."""
         if self._snapshot is None:
             return False
         with reporting(self._url), self._engine.connect() as conn:
-            return self._version(conn) != self._snapshot[2]
+            return self._version(conn) != self._snapshot.version
 
     # Reads at query time.
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The k chunks nearest `vector` (HNSW in PostgreSQL) that this snapshot knows."""
-        known = self.index.docstore.docs
+        known = self._load_snapshot().chunk_ids
         with reporting(self._url):
             found = self._store.query(
                 VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)

@@ -166,7 +166,7 @@ def test_a_killed_ingest_leaves_no_partial_document(tmp_path, pg_url, seed_corpu
         )
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
         deadline = time.monotonic() + 120
-        while not conn.execute(sa.text(waiting)).scalar_one():
+        while not _rows(pg_url, waiting)[0][0]:  # a new connection: a fresh stats snapshot
             assert ingest.poll() is None and time.monotonic() < deadline, "ingest never wrote"
             time.sleep(0.2)
         os.kill(ingest.pid, signal.SIGKILL)
