@@ -26,7 +26,6 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
-from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.postgres import PGVectorStore
 from sqlalchemy.dialects.postgresql import JSONB
@@ -300,21 +299,32 @@ class PgCorpus(CorpusIndex):
     # Reads at query time.
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The k chunks nearest `vector` (HNSW in PostgreSQL) that this snapshot knows."""
+        """The k chunks nearest `vector` (HNSW in PostgreSQL) that this snapshot knows.
+
+        Not `PGVectorStore.query`: it rebuilds every hit's node from its JSON and takes three
+        round trips (12 ms at 500 chunks); the ids and cosines are all the retriever needs.
+        """
         known = self._load_snapshot().chunk_ids
-        with reporting(self._url):
-            found = self._store.query(
-                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)
-            )
-        pairs = zip(found.ids or [], found.similarities or [], strict=True)
+        chunks = self._chunks
+        distance = chunks.c.embedding.cosine_distance(vector)
+        query = sa.select(chunks.c.node_id, distance).order_by(distance).limit(k)
+        ef_search = max(self._ef_search, k)  # HNSW returns at most ef_search rows
+        with reporting(self._url), self._engine.begin() as conn:
+            conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+            rows = conn.execute(query).all()
         # A document written after the snapshot is left out until the next reload.
-        return [(c, s) for c, s in pairs if c in known]
+        return [(c, 1.0 - d) for c, d in rows if c in known]
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The chunks' vectors; their sentences' vectors are kept for `sentences.vectors`."""
         chunks, sentences = self._chunks, self._tables.sentences
         query = (
-            sa.select(chunks.c.node_id, chunks.c.embedding, sentences.c.vectors)
+            # vector_send: pgvector's binary form, ~10x faster to read than the text form.
+            sa.select(
+                chunks.c.node_id,
+                sa.func.vector_send(chunks.c.embedding).label("binary"),
+                sentences.c.vectors,
+            )
             .join(sentences, sentences.c.chunk_id == chunks.c.node_id, isouter=True)
             .where(chunks.c.node_id.in_(list(chunk_ids)))
         )
@@ -327,7 +337,7 @@ class PgCorpus(CorpusIndex):
             row = rows.get(chunk_id)
             if row is None:  # deleted by another instance since the snapshot
                 continue
-            matrix[i] = row.embedding
+            matrix[i] = np.frombuffer(row.binary, dtype=">f4", offset=4)  # after dim, unused
             raw = np.frombuffer(row.vectors or b"", dtype=np.float16)
             fetched[chunk_id] = raw.reshape(-1, self.dimension)
         return matrix
