@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from gradio_client import Client
 
+from bench.pg import run as run_pg_bench
 from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
@@ -208,3 +209,11 @@ def test_a_wrong_password_or_a_stopped_server_says_what_to_check(tmp_path, pg, p
                 Client(url, verbose=False).predict("What did Peskov say?", api_name="/ask")
     finally:
         remove(stopped)
+
+
+def test_the_bench_measures_both_stores(pg_url):
+    """bench/pg.py, tiny: every number is there."""
+    result = run_pg_bench([300], pg_url, queries=12)["sizes"]["300"]
+    assert set(result["ingest_chunks_per_s"]) == set(result["query_ms"]) == {"faiss", "pgvector"}
+    assert all(v["p50"] > 0 for v in result["query_ms"].values())
+    assert result["migrate_s"] > 0
