@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from gradio_client import Client
+from typer.testing import CliRunner
 
 from bench.pg import run as run_pg_bench
 from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
 from rag import RagEngine, Settings
+from rag.cli import app
 from rag.errors import IndexMissingError, StoreUnavailableError
 from tests.conftest import SEED_FILE, SHARED_DATASETS, serve_app
 
@@ -217,3 +219,19 @@ def test_the_bench_measures_both_stores(pg_url):
     assert set(result["ingest_chunks_per_s"]) == set(result["query_ms"]) == {"faiss", "pgvector"}
     assert all(v["p50"] > 0 for v in result["query_ms"].values())
     assert result["migrate_s"] > 0
+
+
+def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, monkeypatch):
+    runner = CliRunner()
+    data_dir = ["--data-dir", str(seed_engine.settings.data_dir)]
+    monkeypatch.setenv("RAG_PG_URL", pg_url)
+    wrong = runner.invoke(app, [*data_dir, "migrate", "--to", "qdrant"])
+    assert wrong.exit_code == 2
+    copied = runner.invoke(app, [*data_dir, "migrate", "--to", "pgvector"])
+    assert copied.exit_code == 0, copied.stderr
+    chunks = seed_engine._load_index().chunk_count
+    assert f"Copied {chunks} chunks to PostgreSQL" in copied.stderr
+    monkeypatch.setenv("RAG_STORE", "pgvector")
+    answer = runner.invoke(app, ["ask", "What did Peskov say?"])  # the data dir is not read
+    assert answer.exit_code == 0, answer.stderr
+    assert PESKOV_QUOTE in answer.stdout
