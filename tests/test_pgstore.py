@@ -111,7 +111,7 @@ def test_ingest_in_one_process_is_seen_by_two_serving_instances(tmp_path, pg_url
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     rag = [sys.executable, "-m", "rag.cli"]
-    subprocess.run([*rag, "ingest", str(seed_corpus)], env=env, check=True, capture_output=True)
+    RagEngine(_pg_settings(tmp_path, pg_url)).ingest([seed_corpus])
     ports = [free_port(), free_port()]
     servers = [
         subprocess.Popen(
