@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each in its own bounded process, then the report.
 
-    python -m bench.run [--files 1000] [--sizes 1000,10000,100000] [--toy]
+    python -m bench.run [--files 1000] [--sizes 1000,10000,100000] [--pg 10000,100000] [--toy]
 
 A step that fails or runs out of time is recorded in results/failures.json and the rest
 still run: the report shows what was reached (a missing size reads as null).
@@ -19,7 +19,8 @@ import time
 from bench import report
 from bench.common import ROOT, results_dir
 
-# The toy index crosses a tiny IVF threshold, so the smoke test runs the approximate path too.
+# The toy index crosses a tiny IVF threshold, so the smoke test runs the approximate path too;
+# it leaves pgvector out (its own test, tests/test_pgstore.py, runs it small).
 TOY = {
     "files": 10,
     "sizes": "100",
@@ -27,6 +28,7 @@ TOY = {
     "store": "2000",
     "runs": 0,
     "index_threshold": 50,
+    "pg": "",
 }
 
 
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--store", default="1000,10000,100000,1000000")
+    parser.add_argument("--pg", default="10000,100000", help="pgvector vs FAISS sizes.")
     parser.add_argument("--runs", type=int, default=5, help="Cold asks (0: skip).")
     parser.add_argument("--timeout", type=float, default=600, help="Seconds per step.")
     parser.add_argument(
@@ -74,6 +77,8 @@ def main() -> None:
                 threshold if args.index_threshold else None,
             )
         _step(["bench.store", "--pool", pool, "--sizes", args.store], args.timeout, failures)
+    if args.pg:
+        _step(["bench.pg", "--sizes", args.pg], 2 * args.timeout, failures)
     if args.runs:
         _step(["bench.cold", "--runs", str(args.runs)], args.timeout, failures)
     (results_dir() / "failures.json").write_text(json.dumps(failures, indent=2) + "\n")

@@ -11,6 +11,7 @@ from rag.errors import (
     IndexMissingError,
     ModelMissingError,
     RagError,
+    StoreUnavailableError,
 )
 from rag.types import Answer, Citation, Passage
 
@@ -28,4 +29,5 @@ __all__ = [
     "RagEngine",
     "RagError",
     "Settings",
+    "StoreUnavailableError",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ import typer
 
 from rag.config import Settings
 from rag.engine import RagEngine
-from rag.errors import RagError
+from rag.errors import RagError, StoreUnavailableError
 from rag.types import Answer
 
 
@@ -186,6 +187,12 @@ def serve(
     try:
         if not engine.has_index():
             err("No index yet: run `rag ingest DOCS` or add documents in the UI.", err=True)
+    except StoreUnavailableError as error:
+        # Served anyway: each answer says the store is unavailable until it is back.
+        err(f"Warning: {error}", err=True)
+    except RagError as error:
+        raise _fail(error) from error
+    try:
         options = launch_options(settings)
     except RagError as error:
         raise _fail(error) from error
@@ -193,6 +200,26 @@ def serve(
     port = port or settings.ui_port
     err(f"Serving the chat on http://{host}:{port}", err=True)
     build_app(engine).launch(server_name=host, server_port=port, show_error=True, **options)
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="The target store: pgvector.")],
+) -> None:
+    """Copy the FAISS index of the data dir into PostgreSQL (RAG_PG_URL), without re-embedding."""
+    if to != "pgvector":
+        raise typer.BadParameter(f"unknown store {to!r}: the one target is pgvector")
+    started = time.perf_counter()
+    try:
+        chunks = _engine(ctx).migrate_to_pgvector()
+    except RagError as error:
+        raise _fail(error) from error
+    err(
+        f"Copied {chunks} chunks to PostgreSQL in {time.perf_counter() - started:.1f} s. "
+        "Serve from it with RAG_STORE=pgvector.",
+        err=True,
+    )
 
 
 @app.command(name="eval")

@@ -122,6 +122,34 @@ class Settings(BaseSettings):
         "`user:password` per line. Unset: no login.",
     )
     max_upload_mb: int = Field(20, ge=1, description="Largest file the UI accepts, in MB.")
+    # The shared PostgreSQL store (rag.pgstore): see README "Sharing one store".
+    store: Literal["faiss", "pgvector"] = Field(
+        "faiss",
+        description="Where the chunks live: `faiss` (files in the data dir) or `pgvector` "
+        "(PostgreSQL at RAG_PG_URL, shared by any number of instances).",
+    )
+    pg_url: str | None = Field(
+        None,
+        description="With RAG_STORE=pgvector: postgresql://USER:PASSWORD@HOST:5432/DATABASE "
+        "(the `vector` extension installed or installable).",
+    )
+    pg_table: str = Field(
+        "rag",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Prefix of the store's tables: several corpora can share one database.",
+    )
+    pg_retries: int = Field(
+        3, ge=0, description="Connection attempts to PostgreSQL after the first one fails."
+    )
+    pg_retry_delay_s: float = Field(
+        0.5, ge=0, description="Wait before the first retry; doubled after each one."
+    )
+    pg_ef_search: int = Field(
+        100,
+        ge=1,
+        description="HNSW ef_search in PostgreSQL: candidates examined per query (at least "
+        "RAG_FUSION_CANDIDATES, or dense search returns fewer).",
+    )
 
     @classmethod
     def settings_customise_sources(  # type: ignore[override]

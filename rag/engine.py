@@ -86,13 +86,27 @@ class RagEngine:
         return VectorIndexPolicy.from_settings(self.settings)
 
     def _load_index(self) -> CorpusIndex:
+        if self._index is not None and self._index.stale():
+            self._index = None  # another instance wrote to the shared store
         if self._index is None:
-            require_index(self.settings.index_dir)  # before the slow model load
-            self._index = CorpusIndex.load(
-                self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
-            )
+            self._index = self._open_index(create=False)
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
+
+    def _open_index(self, create: bool) -> CorpusIndex:
+        """The configured store: FAISS files in the data dir, or PostgreSQL (rag.pgstore)."""
+        if self.settings.store == "pgvector":
+            from rag.pgstore import PgCorpus  # sqlalchemy and pgvector: only when used
+
+            return PgCorpus.open(
+                self.settings, self.embed_model, self._model_name, require_documents=not create
+            )
+        if create:
+            return CorpusIndex.create(self.embed_model, self._model_name, self._vector_policy)
+        require_index(self.settings.index_dir)  # before the slow model load
+        return CorpusIndex.load(
+            self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
+        )
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -142,11 +156,7 @@ class RagEngine:
         if not documents:
             return IngestReport(rejected=rejected + unreadable)
         with self._writing():
-            index = (
-                self._load_index()
-                if self.has_index()
-                else CorpusIndex.create(self.embed_model, self._model_name, self._vector_policy)
-            )
+            index = self._load_index() if self.has_index() else self._open_index(create=True)
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
@@ -160,6 +170,19 @@ class RagEngine:
             chunks=index.chunk_count,
             seconds=time.perf_counter() - started,
         )
+
+    def migrate_to_pgvector(self) -> int:
+        """Copy the FAISS index of the data dir into PostgreSQL (RAG_PG_URL), vectors included."""
+        from rag.pgstore import PgCorpus, migrate
+
+        require_index(self.settings.index_dir)
+        source = CorpusIndex.load(
+            self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
+        )
+        target = PgCorpus.open(
+            self.settings, self.embed_model, self._model_name, require_documents=False
+        )
+        return migrate(source, target)
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents."""

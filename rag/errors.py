@@ -4,6 +4,7 @@ RagError                    anything a user can fix; the message says how
 ├── IndexMissingError       no index in the data dir yet
 ├── IndexCorruptError       an index file is unreadable, inconsistent or from another model
 ├── IndexBusyError          another process is writing the index
+├── StoreUnavailableError   the PostgreSQL store cannot be reached (RAG_STORE=pgvector)
 ├── ModelMissingError       the embedding model is absent or not the expected file
 ├── DocumentNotFoundError   a document to delete is not in the index
 └── EmptyQuestionError      a blank question
@@ -36,3 +37,7 @@ class DocumentNotFoundError(RagError):
 
 class IndexBusyError(RagError):
     """Another process holds the data dir's write lock."""
+
+
+class StoreUnavailableError(RagError):
+    """The PostgreSQL store is unreachable or refuses the connection."""

@@ -287,6 +287,14 @@ class CorpusIndex:
     def chunk_count(self) -> int:
         return len(self._store.node_ids)
 
+    def stale(self) -> bool:
+        """Whether another process changed the store since this was loaded.
+
+        FAISS files are re-read by writers only (`RagEngine._writing`); the shared
+        PostgreSQL store (rag.pgstore) answers for real.
+        """
+        return False
+
     def persist(self, index_dir: Path) -> None:
         """Write a complete copy beside the old one, then swap it in by renames."""
         tmp = index_dir.with_name(index_dir.name + ".tmp")

@@ -10,5 +10,10 @@ def test_all_names_exist_and_are_sorted():
 
 
 def test_errors_share_one_base_for_the_front_doors_to_catch():
-    for name in ("IndexMissingError", "IndexCorruptError", "ModelMissingError"):
+    for name in (
+        "IndexMissingError",
+        "IndexCorruptError",
+        "ModelMissingError",
+        "StoreUnavailableError",
+    ):
         assert issubclass(getattr(rag, name), rag.RagError)

@@ -1,0 +1,532 @@
+"""The corpus in PostgreSQL + pgvector: a shared store that many `rag serve` instances read.
+
+Chunks (text, metadata, vector) live in llama-index's `PGVectorStore` table with an HNSW
+cosine index; beside it, one row per chunk with its sentences' spans and float16 vectors,
+one row per document (hash, source, title), and a version counter. A document is written
+in one transaction, so a reader never sees part of one; each instance keeps a snapshot of
+the chunk texts and sentence spans (BM25 and title links are computed in-process from it)
+and reloads it when the version moves. Vectors are not held in memory: dense search runs
+in PostgreSQL, and the candidates' chunk and sentence vectors are fetched per query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from llama_index.core import Document, StorageContext, VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode
+from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+from llama_index.vector_stores.postgres import PGVectorStore
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from rag.config import Settings
+from rag.errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
+from rag.index import CorpusIndex, DocumentInfo
+from rag.sentences import SentenceStore
+
+logger = logging.getLogger(__name__)
+
+# Any constant: every writer of any rag store in the database takes this transaction lock,
+# so two ingests of one document cannot interleave their delete and insert.
+_WRITE_LOCK = 0x7261_6700
+_BATCH_CHUNKS = 256  # chunks embedded together, then written one document per transaction
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, fit for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparsable RAG_PG_URL>"
+
+
+@contextmanager
+def reporting(url: str) -> Iterator[None]:
+    """Turn a lost or refused connection into a StoreUnavailableError that says what to check."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as err:
+        raise StoreUnavailableError(unavailable_message(url, err)) from err
+
+
+def unavailable_message(url: str, err: Exception) -> str:
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    return (
+        f"PostgreSQL at {safe_url(url)} is unavailable: {reason}. Check that the server is "
+        "running and reachable from here (host, port, firewall), and that the user, password "
+        "and database in RAG_PG_URL are right."
+    )
+
+
+def connect(settings: Settings) -> sa.Engine:
+    """An engine whose first connection succeeded, retried with exponential backoff."""
+    url = settings.pg_url
+    if not url:
+        raise StoreUnavailableError(
+            "RAG_STORE=pgvector needs RAG_PG_URL=postgresql://USER:PASSWORD@HOST:5432/DATABASE."
+        )
+    try:
+        engine = sa.create_engine(_driver_url(url, "psycopg2"), pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as err:
+        raise StoreUnavailableError(f"RAG_PG_URL {safe_url(url)} is not usable: {err}") from err
+    for attempt in range(settings.pg_retries + 1):
+        try:
+            with engine.connect():
+                return engine
+        except sa.exc.OperationalError as err:
+            # A wrong password or database will not heal by waiting.
+            final = attempt == settings.pg_retries or "authentication" in str(err)
+            if final or "does not exist" in str(err):
+                raise StoreUnavailableError(unavailable_message(url, err)) from err
+            delay = settings.pg_retry_delay_s * 2**attempt
+            logger.warning("PostgreSQL unreachable, retrying in %.1f s: %s", delay, err.orig)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _driver_url(url: str, driver: str) -> sa.URL:
+    return sa.make_url(url).set(drivername=f"postgresql+{driver}")
+
+
+class _Tables:
+    """The rag-owned tables beside PGVectorStore's, named after `Settings.pg_table`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.metadata = sa.MetaData()
+        self.state = sa.Table(
+            f"{prefix}_state",
+            self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("version", sa.BigInteger, nullable=False),
+            sa.Column("embed_model", sa.Text, nullable=False),
+            sa.Column("dimension", sa.Integer, nullable=False),
+        )
+        self.documents = sa.Table(
+            f"{prefix}_documents",
+            self.metadata,
+            sa.Column("doc_id", sa.Text, primary_key=True),
+            sa.Column("hash", sa.Text, nullable=False),
+            sa.Column("source", sa.Text, nullable=False),
+            sa.Column("title", sa.Text, nullable=False),
+            sa.Column("chunks", sa.Integer, nullable=False),
+            sa.Column("ingested", sa.Text, nullable=False),
+        )
+        self.sentences = sa.Table(
+            f"{prefix}_sentences",
+            self.metadata,
+            sa.Column("chunk_id", sa.Text, primary_key=True),
+            sa.Column("doc_id", sa.Text, nullable=False, index=True),
+            sa.Column("spans", JSONB, nullable=False),
+            sa.Column("vectors", sa.LargeBinary, nullable=False),  # float16, one row each
+        )
+
+
+@dataclass
+class _Write:
+    """One document as it is written: its chunks (embedded) and their sentences."""
+
+    doc: Document
+    nodes: list[BaseNode]
+    sentences: SentenceStore
+    ingested: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+    doc_hash: str | None = None  # a migrated document's hash; else the loaded document's
+
+
+class _FetchedVectors(dict):
+    """Sentence vectors of this thread's last query's candidates; others fetched on demand.
+
+    Per thread: the UI answers several questions at once over one snapshot.
+    """
+
+    def __init__(self, corpus: PgCorpus) -> None:
+        super().__init__()
+        self._corpus = weakref.proxy(corpus)  # no cycle: the corpus is freed (and closed) at once
+        self._local = threading.local()
+
+    def keep(self, vectors: dict[str, np.ndarray]) -> None:
+        self._local.vectors = vectors
+
+    def __getitem__(self, chunk_id: str) -> np.ndarray:
+        mine = getattr(self._local, "vectors", {})
+        if chunk_id not in mine:
+            self._corpus.chunk_vectors([chunk_id])
+            mine = self._local.vectors
+        return mine.get(chunk_id, np.zeros((0, self._corpus.dimension), np.float16))
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one instance holds in memory: the chunks and spans as of one version."""
+
+    index: VectorStoreIndex  # its docstore holds the chunk nodes (no vectors)
+    sentences: SentenceStore  # spans; vectors fetched per query
+    fetched: _FetchedVectors  # = sentences.vectors
+    version: int
+    chunk_ids: frozenset[str]
+
+
+class PgCorpus(CorpusIndex):
+    """CorpusIndex over PostgreSQL: the same interface the engine and the retriever use."""
+
+    def __init__(self, settings: Settings, engine: sa.Engine, embed_model: BaseEmbedding) -> None:
+        # No super().__init__: the FAISS store, its docstore and its manifest do not exist here.
+        self._url = settings.pg_url or ""
+        self._engine = engine
+        self._embed_model = embed_model
+        self._tables = _Tables(settings.pg_table)
+        self.dimension = 0
+        self._store: Any = None
+        self._ef_search = settings.pg_ef_search
+        self._table_name = settings.pg_table
+        self._snapshot: _Snapshot | None = None
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embed_model: BaseEmbedding,
+        model_name: str,
+        require_documents: bool = True,
+    ) -> PgCorpus:
+        """The store at RAG_PG_URL, its tables created when missing."""
+        engine = connect(settings)
+        corpus = cls(settings, engine, embed_model)
+        # The engine reopens the store after each write: close this one's connections with it.
+        weakref.finalize(corpus, engine.dispose)
+        with reporting(corpus._url):
+            corpus._set_up(model_name)
+            if require_documents and not corpus.chunk_count:
+                raise IndexMissingError(
+                    f"No documents in PostgreSQL at {safe_url(corpus._url)}. "
+                    "Run `rag ingest DOCS` (or `rag migrate --to pgvector`) to add some."
+                )
+        return corpus
+
+    def _set_up(self, model_name: str) -> None:
+        """Create the extension and the tables; refuse a store built with another model."""
+        with self._engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
+            self._tables.metadata.create_all(conn)
+            state = conn.execute(sa.select(self._tables.state)).first()
+            if state is None:
+                self.dimension = len(self._embed_model.get_text_embedding("dimension probe"))
+                conn.execute(
+                    sa.insert(self._tables.state).values(
+                        id=1, version=0, embed_model=model_name, dimension=self.dimension
+                    )
+                )
+            elif state.embed_model != model_name:
+                raise IndexCorruptError(
+                    f"The PostgreSQL store at {safe_url(self._url)} was built with model "
+                    f"{state.embed_model!r}, not {model_name!r}. Use another RAG_PG_TABLE, "
+                    "or drop its tables and ingest again."
+                )
+            else:
+                self.dimension = state.dimension
+        self._store = PGVectorStore(
+            table_name=f"{self._table_name}_chunks",
+            embed_dim=self.dimension,
+            use_jsonb=True,
+            hnsw_kwargs={
+                "hnsw_m": 16,
+                "hnsw_ef_construction": 64,
+                "hnsw_ef_search": self._ef_search,
+                "hnsw_dist_method": "vector_cosine_ops",
+            },
+            initialization_fail_on_error=True,
+            engine=self._engine,
+            # Required beside `engine` by PGVectorStore; never connects (we query synchronously).
+            async_engine=create_async_engine(_driver_url(self._url, "asyncpg")),
+        )
+        self._store._initialize()
+        chunks = self._store._table_class.__table__
+        with self._engine.begin() as conn:
+            # Fetching candidates' vectors by node id needs an index PGVectorStore does not make.
+            conn.execute(
+                sa.text(f"CREATE INDEX IF NOT EXISTS {chunks.name}_node_id ON {chunks} (node_id)")
+            )
+
+    @property
+    def _chunks(self) -> sa.Table:
+        return self._store._table_class.__table__
+
+    def _version(self, conn: sa.Connection) -> int:
+        return conn.execute(sa.select(self._tables.state.c.version)).scalar_one()
+
+    # The snapshot: chunk nodes (for BM25, title links, passages) and sentence spans.
+
+    def _load_snapshot(self) -> _Snapshot:
+        if self._snapshot is None:
+            chunks, sentences = self._chunks, self._tables.sentences
+            with reporting(self._url), self._engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    version = self._version(conn)
+                    rows = conn.execute(sa.select(chunks.c.text, chunks.c.metadata_)).all()
+                    spans = conn.execute(sa.select(sentences.c.chunk_id, sentences.c.spans)).all()
+            nodes = [metadata_dict_to_node(meta, text=text) for text, meta in rows]
+            docstore = SimpleDocumentStore()
+            docstore.add_documents(nodes)
+            storage = StorageContext.from_defaults(docstore=docstore, vector_store=self._store)
+            index = VectorStoreIndex(
+                nodes=[], storage_context=storage, embed_model=self._embed_model
+            )
+            fetched = _FetchedVectors(self)
+            store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})
+            store.vectors = fetched  # after: SentenceStore takes an empty mapping for none
+            ids = frozenset(node.node_id for node in nodes)
+            self._snapshot = _Snapshot(index, store, fetched, version, ids)
+        return self._snapshot
+
+    @property
+    def index(self) -> VectorStoreIndex:  # type: ignore[override]
+        return self._load_snapshot().index
+
+    @property
+    def sentences(self) -> SentenceStore:  # type: ignore[override]
+        return self._load_snapshot().sentences
+
+    def stale(self) -> bool:
+        """Whether any instance wrote to the store since this snapshot was read."""
+        if self._snapshot is None:
+            return False
+        with reporting(self._url), self._engine.connect() as conn:
+            return self._version(conn) != self._snapshot.version
+
+    # Reads at query time.
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k chunks nearest `vector` (HNSW in PostgreSQL) that this snapshot knows.
+
+        Not `PGVectorStore.query`: it rebuilds every hit's node from its JSON and takes three
+        round trips (12 ms at 500 chunks); the ids and cosines are all the retriever needs.
+        """
+        known = self._load_snapshot().chunk_ids
+        chunks = self._chunks
+        distance = chunks.c.embedding.cosine_distance(vector)
+        query = sa.select(chunks.c.node_id, distance).order_by(distance).limit(k)
+        ef_search = max(self._ef_search, k)  # HNSW returns at most ef_search rows
+        with reporting(self._url), self._engine.begin() as conn:
+            conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+            rows = conn.execute(query).all()
+        # A document written after the snapshot is left out until the next reload.
+        return [(c, 1.0 - d) for c, d in rows if c in known]
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The chunks' vectors; their sentences' vectors are kept for `sentences.vectors`."""
+        chunks, sentences = self._chunks, self._tables.sentences
+        query = (
+            # vector_send: pgvector's binary form, ~10x faster to read than the text form.
+            sa.select(
+                chunks.c.node_id,
+                sa.func.vector_send(chunks.c.embedding).label("binary"),
+                sentences.c.vectors,
+            )
+            .join(sentences, sentences.c.chunk_id == chunks.c.node_id, isouter=True)
+            .where(chunks.c.node_id.in_(list(chunk_ids)))
+        )
+        with reporting(self._url), self._engine.connect() as conn:
+            rows = {row.node_id: row for row in conn.execute(query)}
+        fetched: dict[str, np.ndarray] = {}
+        matrix = np.zeros((len(chunk_ids), self.dimension), dtype=np.float32)
+        for i, chunk_id in enumerate(chunk_ids):
+            row = rows.get(chunk_id)
+            if row is None:  # deleted by another instance since the snapshot
+                continue
+            matrix[i] = np.frombuffer(row.binary, dtype=">f4", offset=4)  # after dim, unused
+            raw = np.frombuffer(row.vectors or b"", dtype=np.float16)
+            fetched[chunk_id] = raw.reshape(-1, self.dimension)
+        self._load_snapshot().fetched.keep(fetched)
+        return matrix
+
+    @property
+    def chunk_count(self) -> int:
+        with reporting(self._url), self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(self._chunks)).scalar_one()
+
+    def documents(self) -> list[DocumentInfo]:
+        """The documents, sorted by source path."""
+        table = self._tables.documents
+        with reporting(self._url), self._engine.connect() as conn:
+            rows = conn.execute(sa.select(table).order_by(table.c.source)).all()
+        return [DocumentInfo(r.doc_id, r.source, r.title, r.chunks, r.ingested) for r in rows]
+
+    # Writes: whole documents, one transaction each.
+
+    def upsert(
+        self, documents: Sequence[Document], splitter: SentenceSplitter, show_progress: bool
+    ) -> dict[str, str]:
+        """Add new documents, replace changed ones, skip unchanged: doc_id → what happened."""
+        table = self._tables.documents
+        ids = [doc.doc_id for doc in documents]
+        query = sa.select(table.c.doc_id, table.c.hash).where(table.c.doc_id.in_(ids))
+        with reporting(self._url), self._engine.connect() as conn:
+            known: dict[str, str] = {row.doc_id: row.hash for row in conn.execute(query)}
+        outcome: dict[str, str] = {}
+        batch: list[_Write] = []
+        for doc in documents:
+            if known.get(doc.doc_id) == doc.hash:
+                outcome[doc.doc_id] = "unchanged"
+                continue
+            outcome[doc.doc_id] = "replaced" if doc.doc_id in known else "added"
+            nodes = splitter.get_nodes_from_documents([doc])
+            batch.append(_Write(doc, nodes, SentenceStore()))
+            if sum(len(w.nodes) for w in batch) >= _BATCH_CHUNKS:
+                self._embed_and_write(batch, show_progress)
+                batch = []
+        self._embed_and_write(batch, show_progress)
+        return outcome
+
+    def _embed_and_write(self, batch: list[_Write], show_progress: bool) -> None:
+        if not batch:
+            return
+        # Sentences first, as CorpusIndex.upsert does: a pooling ONNX model embeds their
+        # chunks in the same pass; the rest of the chunks are embedded after.
+        for w in batch:
+            w.sentences.add(w.nodes, self._embed_model, show_progress=False)
+        self._embed([n for w in batch for n in w.nodes if n.embedding is None], show_progress)
+        for w in batch:  # a crash between two commits leaves whole documents only
+            self.write([w])
+
+    def write(self, writes: Sequence[_Write]) -> None:
+        """Replace these documents (chunks, sentences, document row) in one transaction."""
+        chunks, t = self._chunks, self._tables
+        with reporting(self._url), self._engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            for doc_id in [w.doc.doc_id for w in writes]:
+                self._delete_rows(conn, doc_id)
+            chunk_rows = [_chunk_row(node) for w in writes for node in w.nodes]
+            if chunk_rows:
+                conn.execute(sa.insert(chunks), chunk_rows)
+            sentence_rows = [
+                {
+                    "chunk_id": node.node_id,
+                    "doc_id": w.doc.doc_id,
+                    "spans": w.sentences.spans[node.node_id],
+                    "vectors": np.asarray(w.sentences.vectors[node.node_id], np.float16).tobytes(),
+                }
+                for w in writes
+                for node in w.nodes
+            ]
+            if sentence_rows:
+                conn.execute(sa.insert(t.sentences), sentence_rows)
+            conn.execute(sa.insert(t.documents), [_document_row(w) for w in writes])
+            self._bump(conn)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document's chunks, sentences and row, in one transaction."""
+        with reporting(self._url), self._engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            self._delete_rows(conn, doc_id)
+            self._bump(conn)
+
+    def _delete_rows(self, conn: sa.Connection, doc_id: str) -> None:
+        chunks, t = self._chunks, self._tables
+        conn.execute(sa.delete(chunks).where(chunks.c.metadata_["ref_doc_id"].astext == doc_id))
+        conn.execute(sa.delete(t.sentences).where(t.sentences.c.doc_id == doc_id))
+        conn.execute(sa.delete(t.documents).where(t.documents.c.doc_id == doc_id))
+
+    def _bump(self, conn: sa.Connection) -> None:
+        """Move the version: every instance's snapshot is now stale (this one's too)."""
+        state = self._tables.state
+        conn.execute(sa.update(state).values(version=state.c.version + 1))
+        self._snapshot = None
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Drop the HNSW index for the duration of a bulk copy, then build it again."""
+        index = f"{self._chunks.name}_embedding_idx"  # the name PGVectorStore gives it
+        with reporting(self._url), self._engine.begin() as conn:
+            definition = conn.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": index}
+            ).scalar_one()
+            conn.execute(sa.text(f"DROP INDEX {index}"))
+        try:
+            yield
+        finally:
+            with reporting(self._url), self._engine.begin() as conn:
+                conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
+                conn.execute(sa.text(definition))
+
+    def persist(self, index_dir: Any) -> None:
+        """Nothing to do: every write was committed."""
+
+    def check_consistency(self, where: Any) -> None:
+        """Transactions keep the tables consistent."""
+
+
+def _chunk_row(node: BaseNode) -> dict:
+    """The row PGVectorStore itself would write for this node."""
+    return {
+        "node_id": node.node_id,
+        "embedding": node.get_embedding(),
+        "text": node.get_content(),
+        "metadata_": node_to_metadata_dict(node, remove_text=True, flat_metadata=False),
+    }
+
+
+def _document_row(w: _Write) -> dict:
+    meta = w.doc.metadata
+    return {
+        "doc_id": w.doc.doc_id,
+        "hash": w.doc_hash or w.doc.hash,
+        "source": meta.get("file_path", w.doc.doc_id),
+        "title": meta.get("title", ""),
+        "chunks": len(w.nodes),
+        "ingested": w.ingested,
+    }
+
+
+def migrate(source: CorpusIndex, target: PgCorpus, batch_chunks: int = 2000) -> int:
+    """Copy every document of a FAISS index (vectors included: no re-embedding); chunks copied.
+
+    Into an empty store the HNSW index is built once after the copy: maintaining it row by
+    row is what limits inserts (~70 chunks/s on 2 busy cores), and a bulk build is far faster.
+    """
+    with target.bulk_load() if not target.chunk_count else contextlib.nullcontext():
+        return _copy(source, target, batch_chunks)
+
+
+def _copy(source: CorpusIndex, target: PgCorpus, batch_chunks: int) -> int:
+    docstore = source.index.docstore
+    ingested = source._meta.get("ingested", {})
+    batch: list[_Write] = []
+    copied = 0
+    for doc_id, info in sorted((docstore.get_all_ref_doc_info() or {}).items()):
+        ids = list(info.node_ids)
+        nodes = docstore.get_nodes(ids)
+        for node, vector in zip(nodes, source.chunk_vectors(ids), strict=True):
+            node.embedding = vector.tolist()
+        sentences = SentenceStore(
+            {i: source.sentences.spans[i] for i in ids},
+            {i: source.sentences.vectors[i] for i in ids},
+        )
+        meta = dict(info.metadata or {})
+        doc = Document(id_=doc_id, metadata=meta)
+        doc_hash = docstore.get_document_hash(doc_id)
+        batch.append(_Write(doc, nodes, sentences, ingested.get(doc_id, ""), doc_hash))
+        copied += len(nodes)
+        if sum(len(w.nodes) for w in batch) >= batch_chunks:
+            target.write(batch)
+            batch = []
+    if batch:
+        target.write(batch)
+    return copied

@@ -1,0 +1,237 @@
+"""RAG_STORE=pgvector against a real PostgreSQL 18 + pgvector server started by a fixture."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from gradio_client import Client
+from typer.testing import CliRunner
+
+from bench.pg import run as run_pg_bench
+from bench.pg_parity import compare_stores
+from bench.pg_server import LocalPostgres, remove, start_postgres
+from bench.ui_load import free_port
+from rag import RagEngine, Settings
+from rag.cli import app
+from rag.errors import IndexMissingError, StoreUnavailableError
+from tests.conftest import SEED_FILE, SHARED_DATASETS, serve_app
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+PESKOV_QUOTE = "First, we must have all details of the offer"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[LocalPostgres]:
+    """One server for the session (initdb takes seconds), stopped and deleted at the end."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        remove(server)
+
+
+@pytest.fixture
+def pg_url(pg: LocalPostgres) -> str:
+    """A fresh database per test."""
+    return pg.createdb(f"t{os.getpid()}_{next(_names)}")
+
+
+def _pg_settings(tmp_path: Path, url: str, **more) -> Settings:
+    return Settings(data_dir=tmp_path / "data", store="pgvector", pg_url=url, **more)
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def _rows(url: str, sql: str) -> list:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql)))
+    finally:
+        engine.dispose()
+
+
+def test_a_migrated_index_retrieves_like_faiss(seed_engine, pg_url):
+    """Metric parity on the seed dev set: the seed FAISS index copied, not re-embedded."""
+    result = compare_stores(SHARED_DATASETS / "seed" / "dev.jsonl", seed_engine, pg_url)
+    assert result["chunks"]["copied"] == seed_engine._load_index().chunk_count
+    assert result["faiss"]["hit@5"] > 0.5  # the eval itself measures something
+    assert result["max_abs_difference"]["retrieval"] <= 0.01, result
+
+
+def test_ingest_upsert_delete_and_answers_with_spans(tmp_path, pg_url, seed_corpus):
+    engine = RagEngine(_pg_settings(tmp_path, pg_url))
+    with pytest.raises(IndexMissingError, match="No documents in PostgreSQL"):
+        engine.ask("What did Peskov say?")
+    corpus = tmp_path / "corpus"
+    other = _write(corpus, "otters.txt", "Otters\nSea otters hold hands while they sleep.\n")
+    _write(corpus, SEED_FILE.name, SEED_FILE.read_text())
+    report = engine.ingest([corpus])
+    assert report.count("added") == 2 and report.chunks > 5
+    answer = engine.ask("What did Peskov say?")
+    quote = answer.citations[0]
+    assert PESKOV_QUOTE in quote.quote
+    source = Path(quote.source).read_text()
+    assert source[quote.start : quote.end] == quote.quote  # char spans hold on this store too
+
+    assert engine.ingest([corpus]).count("unchanged") == 2
+    other.write_text("Otters\nSea otters use stones as tools to open shells.\n")
+    assert engine.ingest([corpus]).count("replaced") == 1
+    assert "stones" in engine.ask("What do sea otters use to open shells?").text
+    assert [d.chunks for d in engine.documents() if d.source == str(other.resolve())] == [1]
+
+    engine.delete(other)
+    assert [Path(d.source).name for d in engine.documents()] == [SEED_FILE.name]
+    names = {Path(p.source).name for p in engine.ask("otters stones shells").retrieved}
+    assert "otters.txt" not in names
+
+
+def test_ingest_in_one_process_is_seen_by_two_serving_instances(tmp_path, pg_url, seed_corpus):
+    """Two `rag serve` processes on one database answer the same, and see a third's ingest."""
+    env = os.environ | {
+        "RAG_STORE": "pgvector",
+        "RAG_PG_URL": pg_url,
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    rag = [sys.executable, "-m", "rag.cli"]
+    RagEngine(_pg_settings(tmp_path, pg_url)).ingest([seed_corpus])
+    ports = [free_port(), free_port()]
+    servers = [
+        subprocess.Popen(
+            [*rag, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for port in ports
+    ]
+    try:
+        clients = [_client_when_up(f"http://127.0.0.1:{port}/") for port in ports]
+        first, second = (c.predict("What did Peskov say?", api_name="/ask") for c in clients)
+        assert PESKOV_QUOTE in first["citations"][0]["quote"]
+        assert [c["quote"] for c in first["citations"]] == [c["quote"] for c in second["citations"]]
+        otters = _write(tmp_path / "more", "otters.txt", "Otters\nSea otters hold hands.\n")
+        subprocess.run([*rag, "ingest", str(otters)], env=env, check=True, capture_output=True)
+        for client in clients:
+            answer = client.predict("Do sea otters hold hands?", api_name="/ask")
+            assert Path(answer["citations"][0]["source"]).name == "otters.txt"
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _client_when_up(url: str, timeout: float = 120) -> Client:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # not listening yet (httpx connect errors of several kinds)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def test_a_killed_ingest_leaves_no_partial_document(tmp_path, pg_url, seed_corpus):
+    """The ingest is killed while its first document's transaction is open: nothing shows."""
+    settings = _pg_settings(tmp_path, pg_url)
+    RagEngine(settings).ingest([_write(tmp_path / "a", "first.txt", "First\nA first file.\n")])
+    env = os.environ | {
+        "RAG_STORE": "pgvector",
+        "RAG_PG_URL": pg_url,
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    holder = sa.create_engine(pg_url)
+    with holder.connect() as conn:
+        # Hold the version row: the writer blocks on its last statement, the document's
+        # chunks, sentences and row already written inside its transaction.
+        conn.execute(sa.text("SELECT version FROM rag_state FOR UPDATE"))
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(seed_corpus)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        deadline = time.monotonic() + 120
+        while not _rows(pg_url, waiting)[0][0]:  # a new connection: a fresh stats snapshot
+            assert ingest.poll() is None and time.monotonic() < deadline, "ingest never wrote"
+            time.sleep(0.2)
+        os.kill(ingest.pid, signal.SIGKILL)
+        ingest.wait()
+        conn.rollback()
+    holder.dispose()
+    others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    deadline = time.monotonic() + 30
+    while _rows(pg_url, others)[0][0] > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the server notices the lost client and rolls its transaction back
+    for table in ("rag_documents", "rag_sentences", "data_rag_chunks"):
+        (count,) = _rows(pg_url, f"SELECT count(*) FROM {table}")[0]
+        assert count == 1, f"{table}: {count} rows, the killed document's are visible"
+    report = RagEngine(settings).ingest([seed_corpus])  # and the next ingest completes it
+    assert report.count("added") == 1
+
+
+def test_a_wrong_password_or_a_stopped_server_says_what_to_check(tmp_path, pg, pg_url):
+    wrong = pg_url.replace(pg.password, "not-the-password")
+    engine = RagEngine(_pg_settings(tmp_path, wrong))
+    with pytest.raises(StoreUnavailableError) as caught:
+        engine.ask("What did Peskov say?")
+    message = str(caught.value)
+    assert "password authentication failed" in message and "not-the-password" not in message
+    assert f"postgresql://postgres:***@127.0.0.1:{pg.port}/" in message
+
+    stopped = start_postgres()
+    stopped.stop()
+    try:
+        settings = _pg_settings(tmp_path, stopped.url(), pg_retries=2, pg_retry_delay_s=0.2)
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError, match="Check that the server is running") as down:
+            RagEngine(settings).ask("What did Peskov say?")
+        assert time.perf_counter() - started >= 0.6  # retried twice, with backoff
+        assert stopped.password not in str(down.value)
+        # The UI stays up and says so, instead of crashing.
+        for url in serve_app(RagEngine(settings)):
+            with pytest.raises(Exception, match="is unavailable"):
+                Client(url, verbose=False).predict("What did Peskov say?", api_name="/ask")
+    finally:
+        remove(stopped)
+
+
+def test_the_bench_measures_both_stores(pg_url):
+    """bench/pg.py, tiny: every number is there."""
+    result = run_pg_bench([300], pg_url, queries=12)["sizes"]["300"]
+    assert set(result["ingest_chunks_per_s"]) == set(result["query_ms"]) == {"faiss", "pgvector"}
+    assert all(v["p50"] > 0 for v in result["query_ms"].values())
+    assert result["migrate_s"] > 0
+
+
+def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, monkeypatch):
+    runner = CliRunner()
+    data_dir = ["--data-dir", str(seed_engine.settings.data_dir)]
+    monkeypatch.setenv("RAG_PG_URL", pg_url)
+    wrong = runner.invoke(app, [*data_dir, "migrate", "--to", "qdrant"])
+    assert wrong.exit_code == 2
+    copied = runner.invoke(app, [*data_dir, "migrate", "--to", "pgvector"])
+    assert copied.exit_code == 0, copied.stderr
+    chunks = seed_engine._load_index().chunk_count
+    assert f"Copied {chunks} chunks to PostgreSQL" in copied.stderr
+    monkeypatch.setenv("RAG_STORE", "pgvector")
+    answer = runner.invoke(app, ["ask", "What did Peskov say?"])  # the data dir is not read
+    assert answer.exit_code == 0, answer.stderr
+    assert PESKOV_QUOTE in answer.stdout
