@@ -6,7 +6,8 @@ RagError                    anything a user can fix; the message says how
 ├── IndexBusyError          another process is writing the index
 ├── ModelMissingError       the embedding model is absent or not the expected file
 ├── DocumentNotFoundError   a document to delete is not in the index
-└── EmptyQuestionError      a blank question
+├── EmptyQuestionError      a blank question
+└── LlmUnavailableError     the LLM server refused, timed out or answered garbage
 """
 
 
@@ -36,3 +37,7 @@ class DocumentNotFoundError(RagError):
 
 class IndexBusyError(RagError):
     """Another process holds the data dir's write lock."""
+
+
+class LlmUnavailableError(RagError):
+    """The LLM server could not be reached, was too slow, or sent something unusable."""
