@@ -297,3 +297,31 @@ def test_cli_streams_verified_sentences_and_keeps_json_keys(bakery_data, stub, m
     monkeypatch.delenv("RAG_LLM_URL")
     failed = runner.invoke(app, base)
     assert failed.exit_code == 1 and "RAG_LLM_URL" in failed.stderr
+
+
+@pytest.mark.browser
+def test_the_ui_streams_verified_sentences_and_shows_notices(bakery_data, stub):
+    # Gradio and Playwright imported here: only this test of the module needs them.
+    from playwright.sync_api import expect, sync_playwright
+
+    from bench.ui_latency import CHROMIUM, CHROMIUM_ARGS
+    from tests.conftest import serve_app
+    from tests.test_ui_browser import _ask, _last_answer, _open
+
+    engine = _engine(bakery_data, stub.url)  # the stub writes one true, one invented sentence
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for url in serve_app(engine):
+            for page in _open(browser, url):
+                _ask(page, "When did Mira Okafor open the Lantern Bakery?")
+                expect(_last_answer(page)).to_contain_text("in Fenwick in 2019. [1]")
+                assert "baking prize" not in _last_answer(page).inner_text()
+                expect(page.locator("#sources .dropped")).to_contain_text("number 2023")
+
+                stub.reply = FABRICATED  # nothing supported: the extractive answer, a notice
+                _ask(page, "When did Mira Okafor open the Lantern Bakery?")
+                expect(_last_answer(page).locator(".notice")).to_contain_text(
+                    "Showing the extractive answer"
+                )
+                assert "baking prize" not in _last_answer(page).inner_text()
+        browser.close()
