@@ -220,7 +220,7 @@ class RagEngine:
             answer = final
         else:
             answer = self._extractive(answer)
-        timings |= {k: v for k, v in answer.timings_ms.items()}
+        timings |= answer.timings_ms  # the LLM's first_token and llm, when it ran
         timings["synthesize"] = (time.perf_counter() - synthesized_at) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         yield replace(

@@ -52,7 +52,6 @@ def make_llm(settings: Settings) -> LLM:
         api_base=settings.llm_url,
         api_key=key,
         is_chat_model=True,
-        context_window=4096,
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         timeout=settings.llm_timeout_s,
