@@ -22,6 +22,7 @@ ANSWER_KEYS = (
     "refusal_accuracy",
     "false_refusal_rate",
 )
+LLM_KEYS = ("llm_answers", "generated_sentences", "kept_share", "fallbacks", "fallback_rate")
 TYPE_KEYS = (
     "cases",
     "pass_rate",
@@ -52,7 +53,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _summary_rows(summary: dict, previous: dict | None) -> list[list[str]]:
     baseline = summary.get("baseline", {})
     rows = []
-    for key in (*RETRIEVAL_KEYS, *ANSWER_KEYS):
+    llm = tuple(k for k in LLM_KEYS if k in summary)  # only when RAG_SYNTH=llm
+    for key in (*RETRIEVAL_KEYS, *ANSWER_KEYS, *llm):
         row = [key, _fmt(summary.get(key))]
         if baseline:
             row.append(_fmt(baseline.get(key)))

@@ -29,7 +29,7 @@ RETRIEVAL_KEYS = (
     "mrr@10",
     "ndcg@10",
 )
-LATENCY_STAGES = ("embed", "search", "synthesize", "total")
+LATENCY_STAGES = ("embed", "search", "synthesize", "total", "first_token")
 
 # A baseline retriever: question → ranked passage texts.
 BaselineRetriever = Callable[[str, int], list[str]]
@@ -131,7 +131,28 @@ def aggregate(records: list[dict]) -> dict:
     summary["sources_cited"] = _mean_of(answerable, "sources_cited")
     summary["refusal_accuracy"] = _mean_of(unanswerable, "refused")
     summary["false_refusal_rate"] = _mean_of(answerable, "refused")
+    summary |= llm_metrics([r["answer"] for r in records])
     return summary
+
+
+def llm_metrics(answers: list[dict]) -> dict:
+    """LLM answers only: share of generated sentences the citation check kept, fallbacks.
+
+    A fallback keeps none of its sentences; a refusal the model wrote counts as kept.
+    """
+    asked = [a for a in answers if a.get("generated_sentences") or a.get("fallback")]
+    if not asked:
+        return {}
+    generated = sum(a["generated_sentences"] for a in asked)
+    kept = sum(0 if a["fallback"] else a["generated_sentences"] - len(a["dropped"]) for a in asked)
+    fallbacks = sum(a["fallback"] for a in asked)
+    return {
+        "llm_answers": len(asked),
+        "generated_sentences": generated,
+        "kept_share": round(kept / generated, 4) if generated else None,
+        "fallbacks": fallbacks,
+        "fallback_rate": round(fallbacks / len(answers), 4),
+    }
 
 
 def summarize(records: list[dict]) -> dict:

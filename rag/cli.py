@@ -63,11 +63,22 @@ def _fail(error: RagError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def render(answer: Answer) -> str:
-    """An answer for the terminal: the text, the searched query if rewritten, the sources."""
-    lines = [answer.text, ""]
-    if answer.query != answer.question:
+def render(answer: Answer, text_shown: bool = False) -> str:
+    """An answer for the terminal: the text, the searched query if rewritten, the sources.
+
+    `text_shown`: the text was already streamed; only what follows it is rendered.
+    """
+    lines = [] if text_shown else [answer.text]
+    lines.append("")
+    if answer.query != answer.question and not text_shown:
         lines.insert(0, f"(searched for: {answer.query})")
+    if answer.notice:
+        lines.insert(0, f"Note: {answer.notice}")
+    if answer.dropped:
+        reasons = "; ".join(sorted({d.reason for d in answer.dropped}))
+        lines.insert(
+            -1, f"({len(answer.dropped)} sentence(s) removed by the citation check: {reasons})"
+        )
     if answer.refused:
         lines.append("Related passages (not an answer):")
         lines += [f"  - {Path(p.source).name}: {p.text[:160]}…" for p in answer.retrieved[:3]]
@@ -111,13 +122,37 @@ def ask(
         bool, typer.Option("--json", help="Print Answer.to_dict() as JSON.")
     ] = False,
     k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="Show an LLM answer's verified sentences as they come."),
+    ] = False,
 ) -> None:
     """Answer one question from the indexed documents, with citations."""
     try:
+        if stream and not as_json:
+            _stream(_engine(ctx), question, [], k)
+            return
         answer = _engine(ctx).ask(question, k=k)
     except RagError as error:
         raise _fail(error) from error
     typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render(answer))
+
+
+def _stream(engine: RagEngine, question: str, history: list[str], k: int | None) -> Answer:
+    """Print the answer's verified pieces as they come, then its sources; return it."""
+    shown = ""
+    for item in engine.ask_stream(question, history=history, k=k):
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            shown += item
+            typer.echo(item, nl=False)
+            sys.stdout.flush()
+    text_shown = bool(shown) and shown == answer.text
+    if shown and not text_shown:  # fell back after a partial stream: the answer follows
+        typer.echo("\n")
+    typer.echo(("\n" if text_shown else "") + render(answer, text_shown))
+    return answer
 
 
 @app.command()
@@ -133,12 +168,12 @@ def chat(ctx: typer.Context) -> None:
         if not question.strip():
             continue
         try:
-            answer = engine.ask(question, history=history)
+            answer = _stream(engine, question, history, None)
         except RagError as error:
             err(f"Error: {error}", err=True)
             continue
         history.append(answer.query)
-        typer.echo(render(answer) + "\n")
+        typer.echo("")
 
 
 docs_app = typer.Typer(help="List or delete indexed documents.", invoke_without_command=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 
@@ -114,6 +114,50 @@ class Settings(BaseSettings):
         "this share of the question's IDF-weighted terms (calibrated on the dev sets).",
     )
     max_answer_sentences: int = Field(3, ge=1, description="Sentences in an extractive answer.")
+    # --- LLM answers (issue #10): an OpenAI-compatible server; off unless RAG_SYNTH=llm ---
+    synth: Literal["extractive", "llm"] = Field(
+        "extractive",
+        description="Who writes answers: `extractive` (the documents' own sentences, no LLM) "
+        "or `llm` (an OpenAI-compatible server, RAG_LLM_URL; every sentence verified against "
+        "the passage it cites).",
+    )
+    llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 "
+        "(llama.cpp server), http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM).",
+    )
+    llm_model: str = Field(
+        "local", description="Model name sent to the LLM server (llama.cpp ignores it)."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key for the LLM server, if it asks for one."
+    )
+    llm_timeout_s: float = Field(
+        20,
+        gt=0,
+        description="Longest wait for the LLM server to connect or send the next token; "
+        "then the extractive answer is shown with a notice.",
+    )
+    llm_total_timeout_s: float = Field(
+        90, gt=0, description="Longest time one LLM answer may take, start to end."
+    )
+    llm_passages: int = Field(
+        5,
+        ge=1,
+        description="How many of the retrieved passages the LLM reads (the best ones; each "
+        "~200 tokens: keep the prompt inside the server's context window).",
+    )
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens the LLM writes per answer.")
+    llm_temperature: float = Field(0.0, ge=0, description="LLM sampling temperature.")
+    min_support: float = Field(
+        0.65,
+        ge=0,
+        le=1,
+        description="An LLM sentence is kept when its support by the cited passage (mean of "
+        "term overlap and embedding cosine with the passage's best sentence) is at least this "
+        "(calibrated: 2 % of sentences cited to the wrong passage pass, every right one does).",
+    )
+
     ui_host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
     ui_port: int = Field(7860, description="Port of the chat UI.")
     ui_auth: str | None = Field(

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.llms import LLM
 
 from rag.answer import extractive
+from rag.answer import llm as llm_answers
 from rag.answer.conversation import condense
 from rag.config import Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
@@ -23,6 +26,7 @@ from rag.errors import (
     EmptyQuestionError,
     IndexBusyError,
     IndexMissingError,
+    LlmUnavailableError,
     RagError,
 )
 from rag.extract import page_at
@@ -213,6 +217,21 @@ class RagEngine:
 
         `mode` is one of `rag.retrieve.RETRIEVAL_MODES` (hybrid, dense, keyword).
         """
+        for item in self.ask_stream(question, history, k, mode):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("ask_stream ends with an Answer")
+
+    def ask_stream(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        mode: str = "hybrid",
+    ) -> Iterator[str | Answer]:
+        """`ask`, streamed: verified pieces of an LLM answer as they are written (nothing for
+        the extractive backend), then the `Answer`, whose text is what the pieces make up
+        unless the answer fell back to extractive (then `notice` says why)."""
         if not question or not question.strip():
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
         if mode not in RETRIEVAL_MODES:
@@ -220,26 +239,113 @@ class RagEngine:
         question = question.strip()
         retriever = self._retriever_for(self._load_index())  # built once per index version
         started = time.perf_counter()
-        query = condense(question, history or [])
+        query, notice = self._condense(question, history or [])
         passages, timings = retriever.retrieve(query, k or self.settings.top_k, mode)
         synthesized_at = time.perf_counter()
+        answer = Answer(question=question, query=query, text="", citations=[], retrieved=passages)
+        if self.settings.synth == "llm":
+            final = None
+            for item in self._llm_synthesis(answer, notice):
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    yield item
+            assert final is not None
+            answer = final
+        else:
+            answer = self._extractive(answer)
+        timings |= answer.timings_ms  # the LLM's first_token and llm, when it ran
+        timings["synthesize"] = (time.perf_counter() - synthesized_at) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        yield replace(
+            answer,
+            citations=[replace(c, page=page_at(c.source, c.start)) for c in answer.citations],
+            retrieved=[replace(p, page=page_at(p.source, p.start)) for p in passages],
+            timings_ms={name: round(ms, 2) for name, ms in timings.items()},
+        )
+
+    def _extractive(self, answer: Answer, notice: str = "", fallback: bool = False) -> Answer:
         result = extractive.synthesize(
-            query,
-            passages,
+            answer.query,
+            answer.retrieved,
             self.settings.max_answer_sentences,
             self.settings.min_score,
             self.settings.min_coverage,
         )
-        timings["synthesize"] = (time.perf_counter() - synthesized_at) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000
-        return Answer(
-            question=question,
-            query=query,
+        return replace(
+            answer,
             text=result.text,
-            citations=[replace(c, page=page_at(c.source, c.start)) for c in result.citations],
-            retrieved=[replace(p, page=page_at(p.source, p.start)) for p in passages],
+            citations=result.citations,
             refused=result.refused,
             refusal_reason=result.refusal_reason,
-            timings_ms={name: round(ms, 2) for name, ms in timings.items()},
             backend="extractive",
+            notice=notice,
+            fallback=fallback,
         )
+
+    # --- LLM answers (RAG_SYNTH=llm) ---
+
+    @cached_property
+    def llm(self) -> LLM:
+        """The configured LLM server (built on first use; RagError when RAG_LLM_URL is unset)."""
+        return llm_answers.make_llm(self.settings)
+
+    def _condense(self, question: str, history: list[str]) -> tuple[str, str]:
+        """The standalone query (by the LLM when one is configured), and a notice if it failed."""
+        if self.settings.synth != "llm" or not history:
+            return condense(question, history), ""
+        url = self.settings.llm_url or ""
+        try:
+            query = llm_answers.condense_question(self.llm, question, history, url)
+        except LlmUnavailableError as error:
+            return condense(question, history), f"{error} Follow-up resolved without it."
+        # Small models go on after the question ("…?\n\nThe answer is …"): keep its first line.
+        query = query.strip().splitlines()[0].strip(' "') if query.strip() else ""
+        if not query or len(query) > 4 * len(question) + 200:  # empty or rambling: not a query
+            return condense(question, history), ""
+        return query, ""
+
+    def _embed_unit(self, texts: list[str]) -> np.ndarray:
+        vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def _llm_synthesis(self, answer: Answer, notice: str) -> Iterator[str | Answer]:
+        """Gate on the evidence, stream the verified LLM answer, fall back when it fails."""
+        gap = extractive.evidence_gap(answer.query, answer.retrieved, self.settings.min_score)
+        if gap:
+            refused = extractive.refusal(gap)
+            yield replace(answer, text=refused.text, refused=True, refusal_reason=gap,
+                          backend="llm", notice=notice)  # fmt: skip
+            return
+        result = llm_answers.LlmResult()
+        for item in llm_answers.stream_answer(
+            self.llm,
+            answer.query,
+            answer.retrieved[: self.settings.llm_passages],
+            self._embed_unit,
+            self.settings,
+        ):
+            if isinstance(item, llm_answers.LlmResult):
+                result = item
+            else:
+                yield item
+        yield self._from_llm(answer, result, notice)
+
+    def _from_llm(self, answer: Answer, result: llm_answers.LlmResult, notice: str) -> Answer:
+        notes = " ".join(n for n in (notice, result.notice) if n)
+        answer = replace(
+            answer,
+            dropped=result.dropped,
+            generated_sentences=result.generated_sentences,
+            timings_ms=result.timings_ms,
+        )
+        if result.failure:
+            shown = f"{notice} {result.failure}".strip() + " Showing the extractive answer."
+            return self._extractive(answer, shown, fallback=True)
+        if result.refused:
+            reason = "The language model found no answer in the passages."
+            text = extractive.refusal(reason).text
+            return replace(answer, text=text, refused=True, refusal_reason=reason,
+                           backend="llm", notice=notes)  # fmt: skip
+        return replace(answer, text=result.text, citations=result.citations, backend="llm",
+                       notice=notes)  # fmt: skip

@@ -7,7 +7,8 @@ RagError                    anything a user can fix; the message says how
 ├── StoreUnavailableError   the PostgreSQL store cannot be reached (RAG_STORE=pgvector)
 ├── ModelMissingError       the embedding model is absent or not the expected file
 ├── DocumentNotFoundError   a document to delete is not in the index
-└── EmptyQuestionError      a blank question
+├── EmptyQuestionError      a blank question
+└── LlmUnavailableError     the LLM server refused, timed out or answered garbage
 """
 
 
@@ -41,3 +42,7 @@ class IndexBusyError(RagError):
 
 class StoreUnavailableError(RagError):
     """The PostgreSQL store is unreachable or refuses the connection."""
+
+
+class LlmUnavailableError(RagError):
+    """The LLM server could not be reached, was too slow, or sent something unusable."""

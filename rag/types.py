@@ -64,6 +64,15 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """A sentence the LLM wrote that the citation check removed, and why."""
+
+    sentence: str
+    reason: str
+    support: float | None = None  # the best support score found, when one was computed
+
+
+@dataclass(frozen=True)
 class Answer:
     """What every front door shows: text with [n] markers and the citations behind them."""
 
@@ -76,6 +85,11 @@ class Answer:
     refusal_reason: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     backend: str = "extractive"
+    # LLM answers (RAG_SYNTH=llm); additive to the keys above.
+    notice: str = ""  # shown to the user: why the LLM answer was replaced or cut short
+    dropped: list[Dropped] = field(default_factory=list)
+    generated_sentences: int = 0  # sentences the LLM wrote, kept and dropped
+    fallback: bool = False  # the LLM was asked but the extractive answer is shown
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `rag ask --json`, the UI's API and eval records."""

@@ -71,3 +71,19 @@ def test_a_pdf_citation_names_its_page():
     citation = Citation(1, "d", "/tmp/r.pdf", "T", "quote", 10, 15, "a quote b", 1.0, page=3)
     rendered = render_sources(Answer("q", "q", "x [1]", [citation], []))
     assert "page 3, chars 10–15" in rendered
+
+
+def test_llm_notices_and_removed_sentences_show_escaped_and_without_the_removed_text():
+    from dataclasses import replace
+
+    from rag.types import Dropped
+    from ui.render import render_partial
+
+    removed = Dropped(f"Invented {EVIL} [1]", f"the number 9 {EVIL} is not in it", 0.2)
+    answer = replace(_answer("x [1]"), notice=f"Fell back {EVIL}", dropped=[removed])
+    message, sources = render_message(answer), render_sources(answer)
+    assert '<p class="notice">Fell back &lt;img' in message
+    assert "1 sentence(s) of the language model removed" in sources
+    assert "the number 9 &lt;img" in sources and "Invented" not in sources + message
+    partial = render_partial(f"{EVIL} [2]")
+    assert "<script" not in partial and 'href="#src-2"' in partial and "streaming" in partial

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag import RagEngine, RagError, Settings
+from rag import Answer, RagEngine, RagError, Settings
 from rag.extract import SUPPORTED_SUFFIXES
 from rag.retrieve import RETRIEVAL_MODES
 from ui.render import (
@@ -19,6 +19,7 @@ from ui.render import (
     render_documents,
     render_ingest,
     render_message,
+    render_partial,
     render_sources,
     stream_message,
 )
@@ -41,6 +42,7 @@ _SOURCES_CSS = """
 .sources .span { color: #888; font-size: 0.85em; }
 .sources blockquote { margin: 0.2em 0 0 0; padding-left: 0.6em; border-left: 3px solid #bbb; }
 .sources mark { background: #fde68a; }
+.sources .dropped { margin-top: 0.6em; color: #666; font-size: 0.9em; }
 """
 _TABLE_CSS = "td, th { padding: 0.2em 0.6em; text-align: left; }"
 
@@ -82,13 +84,22 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         chat = [*chat, {"role": "user", "content": esc(message.strip())}]
         pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
         yield [*chat, pending], queries, gr.skip(), ""
+        # An LLM answer streams its verified sentences as they are written; the finished
+        # Answer then replaces them (with its notice, if it fell back to extractive).
+        shown = ""
         try:
-            result = engine.ask(message, history=queries, k=int(top_k), mode=mode)
+            for item in engine.ask_stream(message, history=queries, k=int(top_k), mode=mode):
+                if isinstance(item, Answer):
+                    result = item
+                    break
+                shown += item
+                streaming = {"role": "assistant", "content": render_partial(shown)}
+                yield [*chat, streaming], queries, gr.skip(), gr.skip()
         except RagError as err:
             failed = {"role": "assistant", "content": f'<p class="error">{esc(str(err))}</p>'}
             yield [*chat, failed], queries, "", gr.skip()
             return
-        for partial in stream_message(result):
+        for partial in [] if shown else stream_message(result):
             streaming = {"role": "assistant", "content": partial}
             yield [*chat, streaming], queries, gr.skip(), gr.skip()
         final = {"role": "assistant", "content": render_message(result)}

@@ -33,12 +33,20 @@ def render_message(answer: Answer, text: str | None = None) -> str:
     parts = []
     if answer.query != answer.question:
         parts.append(f'<p class="searched"><em>Searched for: {esc(answer.query)}</em></p>')
+    if answer.notice:
+        parts.append(f'<p class="notice">{esc(answer.notice)}</p>')
     body = _link_markers(esc(answer.text if text is None else text)).replace("\n", "<br>")
     kind = "refusal" if answer.refused else "answer"
     if text is not None and text != answer.text:
         kind += " streaming"
     parts.append(f'<p class="{kind}">{body}</p>')
     return "".join(parts)
+
+
+def render_partial(text: str) -> str:
+    """An LLM answer while it is written: the sentences verified so far."""
+    body = _link_markers(esc(text)).replace("\n", "<br>")
+    return f'<p class="answer streaming llm">{body}</p>'
 
 
 def stream_message(answer: Answer) -> Iterator[str]:
@@ -72,6 +80,14 @@ def render_sources(answer: Answer) -> str:
             f'this{reason}</p><p class="label">Related, not an answer</p>'
             f'<ol class="related">{"".join(items)}</ol></div>'
         )
+    removed = ""
+    if answer.dropped:
+        # The reasons only: a removed sentence is exactly what must not reach the user.
+        reasons = "".join(f"<li>{esc(d.reason)}</li>" for d in answer.dropped)
+        removed = (
+            f'<details class="dropped"><summary>{len(answer.dropped)} sentence(s) of the '
+            f"language model removed by the citation check</summary><ul>{reasons}</ul></details>"
+        )
     items = [
         f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
         f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
@@ -79,7 +95,9 @@ def render_sources(answer: Answer) -> str:
         f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
         for c in answer.citations
     ]
-    return f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul></div>'
+    return (
+        f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul>{removed}</div>'
+    )
 
 
 def render_documents(documents: list[DocumentInfo]) -> str:

@@ -25,25 +25,26 @@ def cite(chosen: list[Sentence]) -> tuple[str, list[Citation]]:
         numbers.setdefault(key, len(numbers) + 1)
         used.setdefault(key, []).append(sentence)
         parts.append(f"{sentence.text} [{numbers[key]}]")
-    citations = []
-    for key, group in used.items():
-        passage = group[0].passage
-        start = min(s.start for s in group)
-        end = max(s.end for s in group)
-        citations.append(
-            Citation(
-                n=numbers[key],
-                doc_id=passage.doc_id,
-                source=passage.source,
-                title=passage.title,
-                quote=passage.text[start:end],
-                start=passage.start + start,
-                end=passage.start + end,
-                passage=passage.text,
-                score=passage.score,
-            )
-        )
+    citations = [citation(numbers[key], group) for key, group in used.items()]
     return " ".join(parts), citations
+
+
+def citation(n: int, used: list[Sentence]) -> Citation:
+    """Citation [n] of one passage's sentences: its quote runs from the first to the last used."""
+    passage = used[0].passage
+    start = min(s.start for s in used)
+    end = max(s.end for s in used)
+    return Citation(
+        n=n,
+        doc_id=passage.doc_id,
+        source=passage.source,
+        title=passage.title,
+        quote=passage.text[start:end],
+        start=passage.start + start,
+        end=passage.start + end,
+        passage=passage.text,
+        score=passage.score,
+    )
 
 
 def in_document_order(first: Sentence, rest: list[Sentence]) -> list[Sentence]:

@@ -39,13 +39,30 @@ class Synthesis:
     refusal_reason: str = ""
 
 
-def _refusal(reason: str) -> Synthesis:
+def refusal(reason: str) -> Synthesis:
     return Synthesis(
         text=load_prompt("refusal").format(reason=reason),
         citations=[],
         refused=True,
         refusal_reason=reason,
     )
+
+
+def evidence_gap(query: str, passages: list[Passage], min_score: float) -> str:
+    """Why the retrieved evidence cannot answer at all ("" when it may): checked before any
+    synthesizer, the LLM's included, is asked."""
+    if not passages:
+        return "Nothing is indexed that resembles the question."
+    if passages[0].score < min_score:
+        return "No passage is close enough to the question."
+    missing = _missing_names(query, passages)
+    if missing:
+        names = ", ".join(f"“{n}”" for n in missing)
+        return f"No passage mentions {names}."
+    numbers = numbers_missing(query, " ".join(p.text for p in passages))
+    if numbers:
+        return f"No passage mentions {', '.join(numbers)}."
+    return ""
 
 
 def _missing_names(query: str, passages: list[Passage]) -> list[str]:
@@ -74,19 +91,11 @@ def synthesize(
     min_coverage: float,
 ) -> Synthesis:
     """Answer `query` from the passages' own sentences, or refuse with the reason."""
-    if not passages:
-        return _refusal("Nothing is indexed that resembles the question.")
-    if passages[0].score < min_score:
-        return _refusal("No passage is close enough to the question.")
-    missing = _missing_names(query, passages)
-    if missing:
-        names = ", ".join(f"“{n}”" for n in missing)
-        return _refusal(f"No passage mentions {names}.")
-    numbers = numbers_missing(query, " ".join(p.text for p in passages))
-    if numbers:
-        return _refusal(f"No passage mentions {', '.join(numbers)}.")
+    weak = evidence_gap(query, passages, min_score)
+    if weak:
+        return refusal(weak)
     if not wanted_terms(query):
-        return _refusal("The question names nothing to look for.")
+        return refusal("The question names nothing to look for.")
 
     if any(t in SPEECH_VERBS for t in content_terms(query)):
         quotes = quotes_by(query, passages)[:max_sentences]
@@ -97,21 +106,21 @@ def synthesize(
 
     ranked = rank(query, passages)
     if not ranked or ranked[0].score == 0:
-        return _refusal("No passage contains the question's terms.")
+        return refusal("No passage contains the question's terms.")
     best = best_of_kind(query, ranked)
     if is_negated(query) and not is_negated(best.sentence.text):
-        return _refusal("The passages do not state the negation the question asks about.")
+        return refusal("The passages do not state the negation the question asks about.")
     unsaid = [t for t in wanted_terms(query) if t not in best.gains]
     opposite = opposite_in(query, unsaid, best.sentence.text)
     if opposite:
-        return _refusal(f"The passages say “{opposite[1]}”, not “{opposite[0]}”.")
+        return refusal(f"The passages say “{opposite[1]}”, not “{opposite[0]}”.")
     if best.coverage < min_coverage:
         absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
-        return _refusal(f"The best passages do not mention {absent}.")
+        return refusal(f"The best passages do not mention {absent}.")
     chosen = select(best, ranked, max_sentences)
     counted = content_terms(counted_noun(query))
     if counted and not any(_counts(s, counted, query) for s in chosen):
-        return _refusal(f"The passages give no count of “{counted_noun(query)}”.")
+        return refusal(f"The passages give no count of “{counted_noun(query)}”.")
     text, citations = cite(in_document_order(best.sentence, chosen))
     return Synthesis(text=text, citations=citations, refused=False)
 

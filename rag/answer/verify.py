@@ -1,0 +1,260 @@
+"""Citation checks for LLM answers: no sentence reaches the user unless its passage supports it.
+
+A generated sentence is kept when
+- it cites at least one [n], and every [n] it cites is one of the numbered passages;
+- every quotation in it (“…” or "…") stands verbatim in a cited passage;
+- every number and name in it occurs in a cited passage (small models invent dates and people);
+- its support by a cited passage reaches `min_support`: the mean of the share of its content
+  terms that the passage holds and the embedding cosine to the passage's closest sentence.
+The closest sentence is the citation's quote, so the invariant (quote = verbatim source span)
+holds for LLM answers too. Sentences are checked as they complete, so a stream can show each
+verified sentence at once; `feed` the tokens, then `finish`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.answer.citations import citation
+from rag.answer.matching import Sentence, name_spelling, split_sentences
+from rag.text import content_terms, names_in, sentence_spans, stem
+from rag.types import Citation, Dropped, Passage
+
+# Text → unit vectors, one row per text (the packaged embedding model).
+Embed = Callable[[list[str]], np.ndarray]
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SPACED_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+# What is left of a marker-only tail ("[1]", "[2, 3]", or "[1" still streaming).
+_MARKER_DEBRIS = re.compile(r"[\s\[\]\d,.;:]*")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_QUOTE = re.compile(r"“([^”]+)”|\"([^\"]+)\"")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_REFUSAL = re.compile(
+    r"\b(?:documents?|passages?|texts?)\s+(?:don[’']t|do not|does not|doesn[’']t)\s+"
+    r"(?:say|answer|mention|state)",
+    re.IGNORECASE,
+)
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One generated sentence and what the check found."""
+
+    sentence: str
+    kept: bool
+    reason: str = ""
+    support: float | None = None
+    refusal: bool = False  # "The documents don't say." (no citation needed)
+    used: tuple[tuple[int, Sentence], ...] = ()  # (cited n, the passage sentence backing it)
+
+
+def _flat(text: str) -> str:
+    """Whitespace and quote styles made uniform, for verbatim comparison."""
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return _SPACE.sub(" ", text).strip()
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    """The [n] a sentence cites, in order, without repeats."""
+    found = [int(n) for group in _MARKER.findall(sentence) for n in group.split(",")]
+    return list(dict.fromkeys(found))
+
+
+def without_markers(sentence: str) -> str:
+    """The sentence with its [n] markers removed."""
+    return _SPACE.sub(" ", _SPACED_MARKER.sub("", sentence)).strip()
+
+
+def is_refusal(sentence: str) -> bool:
+    """Whether the sentence says the passages do not answer."""
+    return bool(_REFUSAL.search(sentence))
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each sentence of `text`, with the markers that follow it.
+
+    The sentence splitter leaves a marker written after the full stop at the start of the
+    next sentence ("… 2019. [2] She …"); it belongs to the sentence before.
+    """
+    spans: list[tuple[int, int]] = []
+    for a, b in sentence_spans(text):
+        if spans:
+            if _MARKER_DEBRIS.fullmatch(text[a:b]) is not None:
+                spans[-1] = (spans[-1][0], b)  # "[1]" (or "[1" still streaming) ends the last
+                continue
+            lead = _LEADING_MARKERS.match(text, a, b)
+            if lead and lead.end() > a:
+                spans[-1] = (spans[-1][0], lead.end())
+                a = lead.end()
+        if text[a:b].strip():
+            spans.append((a, b))
+    return spans
+
+
+class Verifier:
+    """Checks generated sentences against the numbered passages they may cite."""
+
+    def __init__(self, passages: Sequence[Passage], embed: Embed, min_support: float) -> None:
+        self.passages = {n: p for n, p in enumerate(passages, start=1)}
+        self.embed = embed
+        self.min_support = min_support
+        self._sentences: dict[int, tuple[list[Sentence], np.ndarray]] = {}
+
+    def _passage_sentences(self, n: int) -> tuple[list[Sentence], np.ndarray]:
+        if n not in self._sentences:
+            sentences = [s for s in split_sentences([self.passages[n]]) if s.text.strip()]
+            vectors = self.embed([s.text for s in sentences]) if sentences else np.zeros((0, 1))
+            self._sentences[n] = (sentences, vectors)
+        return self._sentences[n]
+
+    def check(self, sentence: str) -> Verdict:
+        """The verdict on one generated sentence (markers included)."""
+        cited = cited_numbers(sentence)
+        plain = without_markers(sentence)
+        if not cited:
+            if is_refusal(plain):
+                return Verdict(sentence, kept=False, reason="says the passages do not answer",
+                               refusal=True)  # fmt: skip
+            return Verdict(sentence, kept=False, reason="cites no passage")
+        unknown = [n for n in cited if n not in self.passages]
+        if unknown:
+            listed = ", ".join(f"[{n}]" for n in unknown)
+            return Verdict(sentence, kept=False, reason=f"cites {listed}, which does not exist")
+        texts = [self.passages[n].text for n in cited]
+        problem = _unquoted(plain, texts) or _unfounded(plain, texts)
+        if problem:
+            return Verdict(sentence, kept=False, reason=problem)
+        return self._supported(sentence, plain, cited)
+
+    def _supported(self, sentence: str, plain: str, cited: list[int]) -> Verdict:
+        vector = self.embed([plain])[0]
+        terms = set(content_terms(plain))
+        best = 0.0
+        used: list[tuple[int, Sentence]] = []
+        for n in cited:
+            sentences, vectors = self._passage_sentences(n)
+            if not sentences:
+                continue
+            cosines = vectors @ vector
+            at = int(np.argmax(cosines))
+            held = {t for s in sentences for t in s.terms}
+            lexical = len(terms & held) / len(terms) if terms else 0.0
+            support = (lexical + float(cosines[at])) / 2
+            best = max(best, support)
+            if support >= self.min_support:
+                used.append((n, sentences[at]))
+        if not used:
+            return Verdict(sentence, kept=False, support=round(best, 3),
+                           reason=f"the cited passage does not support it (support {best:.2f} "
+                           f"< {self.min_support:.2f})")  # fmt: skip
+        return Verdict(sentence, kept=True, support=round(best, 3), used=tuple(used))
+
+
+def _unquoted(plain: str, texts: list[str]) -> str:
+    """Why a quotation in the sentence is not verbatim in any cited passage ("" when all are)."""
+    flat_texts = [_flat(t) for t in texts]
+    for match in _QUOTE.finditer(plain):
+        quote = _flat(match.group(1) or match.group(2)).strip(" ,.")
+        if quote and not any(quote in t for t in flat_texts):
+            return f"the quotation “{quote}” is not in the cited passage"
+    return ""
+
+
+def _unfounded(plain: str, texts: list[str]) -> str:
+    """A number or name in the sentence that no cited passage holds ("" when there is none)."""
+    joined = " ".join(texts)
+    digits = {n.replace(",", "") for n in _NUMBER.findall(joined)}
+    for number in _NUMBER.findall(plain):
+        if number.replace(",", "") not in digits:
+            return f"the number {number} is not in the cited passage"
+    vocabulary = frozenset(content_terms(joined))
+    for name in names_in(plain):
+        if name.lower() in {"i"} or name_spelling(stem(name), vocabulary) is not None:
+            continue
+        if name.lower() not in _flat(joined).lower():
+            return f"“{name}” is not in the cited passage"
+    return ""
+
+
+@dataclass
+class StreamingCheck:
+    """Verifies a generated answer sentence by sentence as its tokens arrive.
+
+    `feed` returns the text of the sentences it just kept, their [n] renumbered in order of
+    first use (1, 2, …), so what is shown while streaming is what the final answer says.
+    """
+
+    verifier: Verifier
+    verdicts: list[Verdict] = field(default_factory=list)
+    _buffer: str = ""
+    _numbers: dict[int, int] = field(default_factory=dict)
+    _shown: list[str] = field(default_factory=list)
+
+    def feed(self, delta: str) -> str:
+        """Add generated text; the newly verified part of the answer ("" if none yet)."""
+        self._buffer += delta
+        spans = _segments(self._buffer)
+        if len(spans) < 2:  # the last sentence may still grow, or its [n] may follow
+            return ""
+        complete = [self._buffer[a:b] for a, b in spans[:-1]]
+        self._buffer = self._buffer[spans[-1][0] :]
+        return self._judge(complete)
+
+    def finish(self) -> str:
+        """The rest of the answer once generation has ended."""
+        pieces = [self._buffer[a:b] for a, b in _segments(self._buffer)]
+        self._buffer = ""
+        return self._judge(pieces)
+
+    def _judge(self, pieces: list[str]) -> str:
+        before = bool(self._shown)
+        shown = []
+        for piece in pieces:
+            verdict = self.verifier.check(piece.strip())
+            self.verdicts.append(verdict)
+            if verdict.kept:
+                shown.append(self._renumbered(verdict))
+        self._shown += shown
+        text = " ".join(shown)
+        return f" {text}" if before and text else text
+
+    def _renumbered(self, verdict: Verdict) -> str:
+        for n, _ in verdict.used:
+            self._numbers.setdefault(n, len(self._numbers) + 1)
+        markers = "".join(f" [{self._numbers[n]}]" for n, _ in verdict.used)
+        return without_markers(verdict.sentence) + markers
+
+    @property
+    def text(self) -> str:
+        """The verified answer so far."""
+        return " ".join(self._shown)
+
+    @property
+    def dropped(self) -> list[Dropped]:
+        return [
+            Dropped(v.sentence, v.reason, v.support)
+            for v in self.verdicts
+            if not v.kept and not (v.refusal and not self._shown)
+        ]
+
+    @property
+    def refused(self) -> bool:
+        """The model said the passages do not answer, and nothing else survived."""
+        return not self._shown and any(v.refusal for v in self.verdicts)
+
+    def citations(self) -> list[Citation]:
+        """One citation per cited passage, numbered as in `text`."""
+        used: dict[int, list[Sentence]] = {}
+        for verdict in self.verdicts:
+            for n, sentence in verdict.used:
+                used.setdefault(n, []).append(sentence)
+        return sorted(
+            (citation(self._numbers[n], group) for n, group in used.items()),
+            key=lambda c: c.n,
+        )

@@ -1,0 +1,110 @@
+"""The citation check of LLM answers, with the real packaged embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.answer.verify import StreamingCheck, Verifier, cited_numbers, without_markers
+from rag.embedding import load_embed_model
+from rag.engine import RagEngine
+from rag.types import Passage
+
+pytestmark = pytest.mark.slow
+
+BAKERY = (
+    "Mira Okafor opened the Lantern Bakery in Fenwick in 2019. She bakes rye bread every "
+    "morning at five. “We never freeze the dough,” Okafor said. The bakery closes on Mondays."
+)
+LIBRARY = "The Fenwick library lends tools as well as books. It opened a repair café in March."
+
+
+@pytest.fixture(scope="module")
+def embed():
+    engine = RagEngine()
+    engine.__dict__["embed_model"] = load_embed_model(None, 32)
+    return engine._embed_unit
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> tuple[Path, list[Passage]]:
+    """A real file holding both passages, and the passages with their spans in it."""
+    text = f"Fenwick notes\n\n{LIBRARY}\n\n{BAKERY}\n"
+    path = tmp_path / "fenwick.txt"
+    path.write_text(text, encoding="utf-8")
+    passages = []
+    for rank, body in enumerate((LIBRARY, BAKERY), start=1):
+        start = text.index(body)
+        passages.append(
+            Passage(
+                rank,
+                f"c{rank}",
+                "d",
+                str(path),
+                "Fenwick notes",
+                body,
+                start,
+                start + len(body),
+                0.5,
+            )  # fmt: skip
+        )
+    return path, passages
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("Mira Okafor opened the Lantern Bakery in 2019 [2].", ""),
+        ("Okafor said: “We never freeze the dough.” [2]", ""),
+        ("She bakes rye bread every morning [2].", ""),
+        ("The bakery closes on Mondays. [1, 2]", ""),
+        ("The bakery opened in 2021 [2].", "the number 2021"),
+        ("Okafor said: “We always freeze the dough.” [2]", "quotation"),
+        ("Okafor also runs a café in Paris [2].", "“Paris”"),
+        ("Mira Okafor opened the Lantern Bakery in 2019.", "cites no passage"),
+        ("Mira Okafor opened the Lantern Bakery in 2019 [3].", "[3], which does not exist"),
+        ("The library lends tools as well as books [2].", "does not support"),
+        ("Okafor teaches chemistry at the university [2].", "does not support"),
+    ],
+)
+def test_each_sentence_must_be_cited_and_supported(embed, source, sentence, reason):
+    verdict = Verifier(source[1], embed, 0.65).check(sentence)
+    assert verdict.kept == (reason == ""), verdict
+    assert reason in verdict.reason
+
+
+def test_a_refusal_needs_no_citation_and_is_reported_as_such(embed, source):
+    check = StreamingCheck(Verifier(source[1], embed, 0.65))
+    check.feed("The documents don't say.")
+    check.finish()
+    assert check.refused and check.text == "" and check.dropped == []
+
+
+def test_markers_are_read_in_every_written_form():
+    assert cited_numbers("A [2]. B [1, 3][2]") == [2, 1, 3]
+    assert without_markers("She bakes rye bread [2]. [3]") == "She bakes rye bread."
+
+
+def test_streamed_sentences_are_verified_renumbered_and_cited_verbatim(embed, source):
+    path, passages = source
+    answer = (
+        "Mira Okafor opened the Lantern Bakery in 2019. [2] The bakery opened in 2021 [2]. "
+        "She bakes rye bread every morning [2]. The library lends tools [1]."
+    )
+    check = StreamingCheck(Verifier(passages, embed, 0.65))
+    pieces = [check.feed(answer[i : i + 3]) for i in range(0, len(answer), 3)]
+    assert any(pieces), "a sentence is shown before the answer has ended"
+    pieces.append(check.finish())
+    assert "".join(pieces) == check.text
+    assert check.text == (
+        "Mira Okafor opened the Lantern Bakery in 2019. [1] "
+        "She bakes rye bread every morning. [1] The library lends tools. [2]"
+    )
+    assert [d.sentence for d in check.dropped] == ["The bakery opened in 2021 [2]."]
+    citations = check.citations()
+    assert [c.n for c in citations] == [1, 2]
+    source_text = path.read_text(encoding="utf-8")
+    for c in citations:
+        assert source_text[c.start : c.end] == c.quote
+    assert citations[0].quote.startswith("Mira Okafor opened") and "rye bread" in citations[0].quote
