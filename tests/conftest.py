@@ -16,6 +16,30 @@ SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "ukraine-russia-ceasefire-2025-03-13.txt"
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
+# A bridge question in the style of HotpotQA: the question names the painter; the answer
+# sits in the document about a man named only inside the painter's document.
+BRIDGE_DOCS = {
+    "daniel-greene.txt": "Daniel Greene (artist)\n\nDaniel E. Greene is an American realist "
+    "painter of portraits. Some of his sitters include Eleanor Roosevelt, Ayn Rand and "
+    "Dave Thomas.",
+    "dave-thomas.txt": "Dave Thomas (businessman)\n\nRex David Thomas started Wendy's, "
+    "which serves hamburgers.",
+    "ayn-rand.txt": "Ayn Rand\n\nAyn Rand was a Russian-American writer and philosopher, "
+    "known for her novels The Fountainhead and Atlas Shrugged.",
+    "greene-king.txt": "Greene King\n\nGreene King is a British brewer that runs pubs; "
+    "it was founded in 1799.",
+    "burger-king.txt": "Burger King\n\nBurger King is an American company that has sold "
+    "food, mostly hamburgers, since it was founded in 1953.",
+}
+
+
+def write_files(folder: Path, files: dict[str, str]) -> Path:
+    """Write {name: text} into folder (created if needed); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
 
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path, monkeypatch):

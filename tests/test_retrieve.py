@@ -9,30 +9,11 @@ import pytest
 from rag import RagEngine, RagError, Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker, title_key
+from tests.conftest import BRIDGE_DOCS as DOCS
+from tests.conftest import write_files as _write
 
-# A bridge question in the style of HotpotQA: the question names the painter; the answer
-# sits in the document about a man named only inside the painter's document.
-DOCS = {
-    "daniel-greene.txt": "Daniel Greene (artist)\n\nDaniel E. Greene is an American realist "
-    "painter of portraits. Some of his sitters include Eleanor Roosevelt, Ayn Rand and "
-    "Dave Thomas.",
-    "dave-thomas.txt": "Dave Thomas (businessman)\n\nRex David Thomas started Wendy's, "
-    "which serves hamburgers.",
-    "ayn-rand.txt": "Ayn Rand\n\nAyn Rand was a Russian-American writer and philosopher, "
-    "known for her novels The Fountainhead and Atlas Shrugged.",
-    "greene-king.txt": "Greene King\n\nGreene King is a British brewer that runs pubs; "
-    "it was founded in 1799.",
-    "burger-king.txt": "Burger King\n\nBurger King is an American company that has sold "
-    "food, mostly hamburgers, since it was founded in 1953.",
-}
+# The bridge question of BRIDGE_DOCS: its answer is in a document only the first one names.
 BRIDGE = "What food is sold by the company that one of Daniel Greene's sitters founded?"
-
-
-def _write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
 
 
 def test_title_keys_drop_the_disambiguation_and_case():

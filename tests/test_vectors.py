@@ -18,24 +18,8 @@ from rag.vectors import (
     list_count,
     rebuild_as,
 )
-
-DOCS = {
-    "ayn-rand.txt": "Ayn Rand\n\nAyn Rand was a Russian-American writer and philosopher, "
-    "known for her novels The Fountainhead and Atlas Shrugged.",
-    "greene-king.txt": "Greene King\n\nGreene King is a British brewer that runs pubs; "
-    "it was founded in 1799.",
-    "burger-king.txt": "Burger King\n\nBurger King is an American company that has sold "
-    "food, mostly hamburgers, since it was founded in 1953.",
-    "dave-thomas.txt": "Dave Thomas (businessman)\n\nRex David Thomas started Wendy's, "
-    "which serves hamburgers.",
-}
-
-
-def _write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+from tests.conftest import BRIDGE_DOCS as DOCS
+from tests.conftest import write_files as _write
 
 
 @pytest.mark.parametrize(
