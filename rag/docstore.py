@@ -40,7 +40,7 @@ class SqliteKVStore(BaseKVStore):
             self._conn.execute(_SCHEMA)
         else:
             self._conn = sqlite3.connect(
-                f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
             )
             self._conn.execute("SELECT count(*) FROM kv LIMIT 1")  # fail now if not ours
         self._read_only = path is not None

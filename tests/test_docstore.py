@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -58,3 +59,14 @@ def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path, seed_setti
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(IndexCorruptError, match=r"format 2.*format 3.*rag ingest DOCS"):
         RagEngine(Settings(data_dir=data)).ask("What did Peskov say?")
+
+
+def test_a_docstore_under_a_relative_path_opens(tmp_path, monkeypatch):
+    # `make run` uses the default data dir "data", relative to the working directory.
+    monkeypatch.chdir(tmp_path)
+    store = SqliteDocumentStore.empty()
+    store.add_documents([_node("a1", "Ayn Rand wrote novels.", "ayn")])
+    (tmp_path / "index").mkdir()
+    store.persist(str(tmp_path / "index" / DOCSTORE_FILE))
+    reopened = SqliteDocumentStore.open(Path("index"))
+    assert reopened.get_node("a1").get_content() == "Ayn Rand wrote novels."
