@@ -65,13 +65,17 @@ def test_ingest_reports_each_file_and_rejects_bad_ones(tmp_path, seed_corpus):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "note.md").write_text("# Note\n\nOslo is cold in winter.\n")
     (tmp_path / "docs" / "empty.txt").write_text("")
-    result = _rag("ingest", str(tmp_path / "docs"), data_dir=tmp_path / "data")
+    # A data dir relative to the working directory, as `make run`'s default "data" is.
+    result = _rag("ingest", str(tmp_path / "docs"), data_dir="data")
     assert result.exit_code == 0, result.stderr
     assert "added" in result.stderr and "note.md" in result.stderr
     assert "empty.txt: empty file" in result.stderr
     assert "1 added" in result.stderr
-    listed = _rag("docs", data_dir=tmp_path / "data")
+    listed = _rag("docs", data_dir="data")
     assert "note.md" in listed.stdout and "chunks" in listed.stdout
+    asked = _rag("ask", "Where is it cold in winter?", data_dir="data")
+    assert asked.exit_code == 0, asked.stderr
+    assert "Oslo" in asked.stdout
 
 
 def test_ingest_of_nothing_usable_fails(tmp_path):
