@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.answer.citations import citation
 from rag.answer.matching import Sentence, name_spelling, split_sentences
+from rag.answer.question import numbers_missing
 from rag.text import content_terms, names_in, sentence_spans, stem
 from rag.types import Citation, Dropped, Passage
 
@@ -33,7 +34,6 @@ _SPACED_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _MARKER_DEBRIS = re.compile(r"[\s\[\]\d,.;:]*")
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _QUOTE = re.compile(r"“([^”]+)”|\"([^\"]+)\"")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFUSAL = re.compile(
     r"\b(?:documents?|passages?|texts?)\s+(?:don[’']t|do not|does not|doesn[’']t)\s+"
     r"(?:say|answer|mention|state)",
@@ -169,10 +169,9 @@ def _unquoted(plain: str, texts: list[str]) -> str:
 def _unfounded(plain: str, texts: list[str]) -> str:
     """A number or name in the sentence that no cited passage holds ("" when there is none)."""
     joined = " ".join(texts)
-    digits = {n.replace(",", "") for n in _NUMBER.findall(joined)}
-    for number in _NUMBER.findall(plain):
-        if number.replace(",", "") not in digits:
-            return f"the number {number} is not in the cited passage"
+    missing = numbers_missing(plain, joined)
+    if missing:
+        return f"the number {missing[0]} is not in the cited passage"
     vocabulary = frozenset(content_terms(joined))
     for name in names_in(plain):
         if name.lower() in {"i"} or name_spelling(stem(name), vocabulary) is not None:
