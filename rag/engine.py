@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock, Timeout
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.llms import LLM
 
 from rag.answer import extractive
-from rag.answer import llm as llm_answers
 from rag.answer.conversation import condense
 from rag.config import Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
@@ -36,6 +35,11 @@ from rag.retrieve import RETRIEVAL_MODES, Retriever
 from rag.text import sentence_spans
 from rag.types import Answer
 from rag.vectors import VectorIndexPolicy
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
+    from rag.answer.llm import LlmResult
 
 logger = logging.getLogger(__name__)
 
@@ -284,11 +288,13 @@ class RagEngine:
         )
 
     # --- LLM answers (RAG_SYNTH=llm) ---
+    # rag.answer.llm is imported on first use: openai's client alone takes ~1 s to import,
+    # a third of a cold extractive `rag ask` (bench/results/NOTES.md, cold start).
 
     @cached_property
     def llm(self) -> LLM:
         """The configured LLM server (built on first use; RagError when RAG_LLM_URL is unset)."""
-        return llm_answers.make_llm(self.settings)
+        return _llm_answers().make_llm(self.settings)
 
     def _condense(self, question: str, history: list[str]) -> tuple[str, str]:
         """The standalone query (by the LLM when one is configured), and a notice if it failed."""
@@ -296,7 +302,7 @@ class RagEngine:
             return condense(question, history), ""
         url = self.settings.llm_url or ""
         try:
-            query = llm_answers.condense_question(self.llm, question, history, url)
+            query = _llm_answers().condense_question(self.llm, question, history, url)
         except LlmUnavailableError as error:
             return condense(question, history), f"{error} Follow-up resolved without it."
         # Small models go on after the question ("…?\n\nThe answer is …"): keep its first line.
@@ -317,6 +323,7 @@ class RagEngine:
             yield replace(answer, text=refused.text, refused=True, refusal_reason=gap,
                           backend="llm", notice=notice)  # fmt: skip
             return
+        llm_answers = _llm_answers()
         result = llm_answers.LlmResult()
         for item in llm_answers.stream_answer(
             self.llm,
@@ -331,7 +338,7 @@ class RagEngine:
                 yield item
         yield self._from_llm(answer, result, notice)
 
-    def _from_llm(self, answer: Answer, result: llm_answers.LlmResult, notice: str) -> Answer:
+    def _from_llm(self, answer: Answer, result: LlmResult, notice: str) -> Answer:
         notes = " ".join(n for n in (notice, result.notice) if n)
         answer = replace(
             answer,
@@ -349,3 +356,10 @@ class RagEngine:
                            backend="llm", notice=notes)  # fmt: skip
         return replace(answer, text=result.text, citations=result.citations, backend="llm",
                        notice=notes)  # fmt: skip
+
+
+def _llm_answers():
+    """The rag.answer.llm module, imported when an LLM answer is first asked for."""
+    from rag.answer import llm
+
+    return llm

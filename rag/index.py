@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.constants import DEFAULT_CHUNK_SIZE
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.node_parser.text.sentence import SENTENCE_CHUNK_OVERLAP
+from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStore
 
 from rag.docstore import SqliteDocumentStore
-from rag.embedding import backend_of, embed_texts
+from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
 from rag.vectors import (
@@ -129,7 +131,12 @@ class CorpusIndex:
         storage = StorageContext.from_defaults(
             vector_store=store, docstore=SqliteDocumentStore.empty()
         )
-        index = VectorStoreIndex(nodes=[], storage_context=storage, embed_model=embed_model)
+        index = VectorStoreIndex(
+            nodes=[],
+            storage_context=storage,
+            embed_model=embed_model,
+            transformations=document_transformations(),
+        )
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
         meta["embed_backend"] = backend_of(embed_model)
         return cls(index, store, meta, policy=policy)
@@ -170,7 +177,9 @@ class CorpusIndex:
                 docstore=SqliteDocumentStore.open(index_dir),
                 persist_dir=str(index_dir),
             )
-            index = load_index_from_storage(storage, embed_model=embed_model)
+            index = load_index_from_storage(
+                storage, embed_model=embed_model, transformations=document_transformations()
+            )
             sentences = SentenceStore.load(index_dir)
         except Exception as err:  # any unreadable file: json, faiss, sqlite or pydantic errors
             raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
@@ -334,6 +343,17 @@ def require_index(index_dir: Path) -> None:
         raise IndexMissingError(
             f"No index in {index_dir.parent}. Run `rag ingest DOCS` to build one."
         )
+
+
+def document_transformations() -> list[TransformComponent]:
+    """What a VectorStoreIndex would split a whole Document with: llama-index's default splitter.
+
+    Chunks reach the index split already (`CorpusIndex.upsert`), so this never runs on a
+    query. Passed explicitly because the index's default, `Settings.transformations`, builds
+    its splitter with llama-index's tokenizer, which loads tiktoken's cl100k_base: ~0.3 s of
+    every cold `rag ask`. Same splitter, with the encoding loaded on first use instead.
+    """
+    return [make_splitter(DEFAULT_CHUNK_SIZE, SENTENCE_CHUNK_OVERLAP, cl100k_tokenizer())]
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
-from rag.index import CorpusIndex, DocumentInfo
+from rag.index import CorpusIndex, DocumentInfo, document_transformations
 from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
@@ -287,7 +287,10 @@ class PgCorpus(CorpusIndex):
             docstore.add_documents(nodes)
             storage = StorageContext.from_defaults(docstore=docstore, vector_store=self._store)
             index = VectorStoreIndex(
-                nodes=[], storage_context=storage, embed_model=self._embed_model
+                nodes=[],
+                storage_context=storage,
+                embed_model=self._embed_model,
+                transformations=document_transformations(),
             )
             fetched = _FetchedVectors(self)
             store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})

@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 
 import Stemmer
 from llama_index.core.utils import globals_helper
 
-_NLTK_EXTRAS = ("sklearn", "scipy.stats")
+from rag.imports import without_optional
+
+_NLTK_EXTRAS = ("sklearn", "scipy")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
 _EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no"}
 
 
-@contextmanager
-def _without_optional_nltk_extras() -> Iterator[None]:
-    """Import nltk without scikit-learn and scipy.stats, which it imports only if it can.
-
-    `import nltk` loads all of nltk, and with it those two for classifiers and collocation
-    tests that punkt never uses: ~3 s of a cold `rag ask`. A None in sys.modules makes
-    their import fail for the duration, so nltk skips them; they import normally afterwards.
-    """
-    blocked = [name for name in _NLTK_EXTRAS if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for name in blocked:
-            del sys.modules[name]
-
-
 @cache
 def _import_nltk() -> None:
-    """The process's first `import nltk`, without its optional extras."""
-    with _without_optional_nltk_extras():
+    """The process's first `import nltk`, without its optional extras.
+
+    `import nltk` loads all of nltk, and with it scikit-learn and scipy (stats, sparse) for
+    classifiers, collocation tests and a parser that punkt never uses: seconds of a cold
+    `rag ask`. nltk imports each only if it can.
+    """
+    with without_optional(*_NLTK_EXTRAS):
         globals_helper.wait_for_nltk_check()  # imports nltk
 
 
