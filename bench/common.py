@@ -38,11 +38,11 @@ def machine() -> dict:
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
-def commit() -> str:
-    """The checked-out commit (with -dirty when the tree has changes)."""
+def commit(tree: Path = ROOT) -> str:
+    """The checked-out commit of `tree` (with -dirty when it has changes)."""
     out = subprocess.run(
         ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-        cwd=ROOT,
+        cwd=tree,
         capture_output=True,
         text=True,
     )

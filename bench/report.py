@@ -200,24 +200,45 @@ def _markdown(
                     )
     out += ["", "![latency](latency.png)"]
     if cold:
-        out += [
-            "",
-            f"## Cold `rag ask` (seed index): p50 {cold['cold_ask_s']} s of {cold['runs']} runs",
-            "",
-            f"Embedding backend: {cold.get('embed_backend', 'torch')}. CPU time (user + system) "
-            f"p50: {cold.get('cold_ask_cpu_s', '-')} s (the wall time includes waiting for a "
-            "core on this shared machine).",
-            "",
-            "| step | s |",
-            "|---|---|",
-            *[f"| {k} | {v} |" for k, v in cold["breakdown_s"].items()],
-            "",
-            "Slowest packages to import (cumulative; nested ones overlap): "
-            + ", ".join(
-                f"{r['package']} {r['cumulative_s']} s" for r in cold["slowest_imports"][:6]
-            ),
-        ]
+        out += ["", *_cold_markdown(cold)]
     return "\n".join(out) + "\n"
+
+
+def _cold_markdown(cold: dict) -> list[str]:
+    """The cold-ask section: p50, the per-step breakdown, and the baseline's when measured."""
+    base = cold.get("baseline") or {}
+    cpu, base_cpu = cold.get("breakdown_cpu_s", {}), base.get("breakdown_cpu_s", {})
+    header = "| step | s | CPU s |" + (" baseline s | baseline CPU s |" if base else "")
+    rows = [
+        f"| {k} | {v} | {cpu.get(k, '-')} |"
+        + (f" {base['breakdown_s'].get(k, '-')} | {base_cpu.get(k, '-')} |" if base else "")
+        for k, v in cold["breakdown_s"].items()
+    ]
+    lines = [
+        f"## Cold `rag ask` (seed index): p50 {cold['cold_ask_s']} s of {cold['runs']} runs",
+        "",
+        f"Embedding backend: {cold.get('embed_backend', 'torch')}. CPU time (user + system) "
+        f"p50: {cold.get('cold_ask_cpu_s', '-')} s (the wall time includes waiting for a "
+        "core on this shared machine).",
+    ]
+    if base:
+        lines += [
+            f"Baseline `{base['commit']}` in the same run, runs alternating: p50 "
+            f"{base['cold_ask_s']} s, CPU {base['cold_ask_cpu_s']} s; speed-up "
+            f"{cold['speedup_wall']}x wall, {cold['speedup_cpu']}x CPU. Load average "
+            f"(1, 5, 15 min) before/after: {cold['load_average']['before']} / "
+            f"{cold['load_average']['after']}.",
+        ]
+    return [
+        *lines,
+        "",
+        header,
+        "|---|---|---|" + ("---|---|" if base else ""),
+        *rows,
+        "",
+        "Slowest packages to import (cumulative; nested ones overlap): "
+        + ", ".join(f"{r['package']} {r['cumulative_s']} s" for r in cold["slowest_imports"][:6]),
+    ]
 
 
 def write(folder: Path | None = None) -> dict:

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "rag",
-        description="Where the ONNX export of the model is cached (shared by all data dirs).",
+        description="Where the ONNX export of the model and its weights' checked sha256 are cached "
+        "(shared by all data dirs).",
     )
     max_file_mb: int = Field(
         100, ge=1, description="Larger files are rejected at ingest (never read into memory)."
