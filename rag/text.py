@@ -36,7 +36,7 @@ def _without_optional_nltk_extras() -> Iterator[None]:
 
 
 @cache
-def _import_nltk() -> None:
+def import_nltk() -> None:
     """The process's first `import nltk`, without its optional extras."""
     with _without_optional_nltk_extras():
         globals_helper.wait_for_nltk_check()  # imports nltk
@@ -45,7 +45,7 @@ def _import_nltk() -> None:
 @cache
 def _punkt():
     # llama-index points NLTK at its bundled data (punkt_tab, stopwords); nothing is downloaded.
-    _import_nltk()
+    import_nltk()
     from nltk.tokenize.punkt import PunktTokenizer
 
     tokenizer = PunktTokenizer("english")
@@ -61,7 +61,7 @@ def _stemmer() -> Stemmer.Stemmer:
 @cache
 def stopwords() -> frozenset[str]:
     """NLTK's English stopwords (bundled with llama-index)."""
-    _import_nltk()
+    import_nltk()
     return frozenset(globals_helper.stopwords)
 
 
