@@ -25,6 +25,7 @@ from rag.docstore import SqliteDocumentStore
 from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.sentences import SentenceStore
+from rag.text import import_nltk
 from rag.vectors import (
     VectorIndexPolicy,
     build_flat,
@@ -358,4 +359,6 @@ def document_transformations() -> list[TransformComponent]:
 
 def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:
     """llama-index's sentence-aware splitter, counting tiktoken cl100k_base tokens."""
+    # The splitter's first sentence split imports all of nltk (~3 s with scipy.stats): ours first.
+    import_nltk()
     return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)

@@ -46,7 +46,6 @@ class Retriever:
     def __init__(self, corpus: CorpusIndex, settings: Settings) -> None:
         self.corpus = corpus
         self.settings = settings
-        self._modes = {name: settings.model_copy(update=u) for name, u in RETRIEVAL_MODES.items()}
         # One query at a time: waking FAISS's OpenMP threads costs more than searching 10k
         # vectors (1.1 ms on one thread, 4.4 ms on two, measured on 2 busy cores). Exact
         # search of far larger flat indexes would want the threads back.
@@ -88,7 +87,7 @@ class Retriever:
         bm25, sentence_bm25 = self._bm25.scores(query)
         times.append(time.perf_counter())
         q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25)
-        ranked = self._rank(query, q, k, self._modes[mode])
+        ranked = self._rank(query, q, k, self._mode_settings(mode))
         nodes = self.corpus.index.docstore.get_nodes([p for p, _ in ranked])
         passages = [
             Passage.from_node(NodeWithScore(node=node, score=score), rank)
@@ -99,6 +98,11 @@ class Retriever:
         timings = {s: (b - a) * 1000 for s, a, b in zip(stages, times[:-1], times[1:], strict=True)}
         timings["search"] = (times[-1] - times[0]) * 1000
         return passages, timings
+
+    def _mode_settings(self, mode: str) -> Settings:
+        """The fusion settings of a retrieval mode (read per query: evals swap `settings`)."""
+        overrides = RETRIEVAL_MODES[mode]
+        return self.settings.model_copy(update=overrides) if overrides else self.settings
 
     def _rank(self, query: str, q: _Query, k: int, s: Settings) -> list[tuple[str, float]]:
         """The k best chunk ids and their scores.

@@ -17,7 +17,7 @@ _EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "
 
 
 @cache
-def _import_nltk() -> None:
+def import_nltk() -> None:
     """The process's first `import nltk`, without its optional extras.
 
     `import nltk` loads all of nltk, and with it scikit-learn and scipy (stats, sparse) for
@@ -31,7 +31,7 @@ def _import_nltk() -> None:
 @cache
 def _punkt():
     # llama-index points NLTK at its bundled data (punkt_tab, stopwords); nothing is downloaded.
-    _import_nltk()
+    import_nltk()
     from nltk.tokenize.punkt import PunktTokenizer
 
     tokenizer = PunktTokenizer("english")
@@ -47,7 +47,7 @@ def _stemmer() -> Stemmer.Stemmer:
 @cache
 def stopwords() -> frozenset[str]:
     """NLTK's English stopwords (bundled with llama-index)."""
-    _import_nltk()
+    import_nltk()
     return frozenset(globals_helper.stopwords)
 
 

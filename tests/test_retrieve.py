@@ -9,6 +9,7 @@ import pytest
 from rag import RagEngine, RagError, Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker, title_key
+from rag.retrieve import Retriever
 from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files as _write
 
@@ -37,6 +38,10 @@ def test_the_second_hop_brings_the_document_named_in_the_first(tmp_path):
     assert sources == ["daniel-greene.txt", "dave-thomas.txt"]
     without = RagEngine(Settings(data_dir=tmp_path / "data", top_k=2, hop_parents=0))
     assert "dave-thomas.txt" not in [Path(p.source).name for p in without.ask(BRIDGE).retrieved]
+    # The ablation swaps the settings of one built retriever: the swap must take effect.
+    retriever = Retriever(engine._load_index(), engine.settings)
+    retriever.settings = without.settings
+    assert "dave-thomas.txt" not in [Path(p.source).name for p in retriever.retrieve(BRIDGE, 2)[0]]
 
 
 @pytest.mark.slow

@@ -1,5 +1,8 @@
 """Sentence spans and content terms, on real text."""
 
+import subprocess
+import sys
+
 from rag.text import content_terms, names_in, sentence_spans
 from tests.conftest import SEED_FILE
 
@@ -32,3 +35,20 @@ def test_names_in_skips_the_first_word_question_words_and_initials():
     assert names_in("What did Emmanuel Macron say?") == ["Emmanuel", "Macron"]
     assert names_in("Has U.S. military aid to Ukraine resumed?") == ["Ukraine"]
     assert names_in("And What about it?") == []
+
+
+def test_chunking_imports_nltk_without_scipy_stats():
+    # A fresh process: the splitter's own first `import nltk` would pull in scipy.stats (~3 s).
+    script = (
+        "import sys\n"
+        "from llama_index.core import Document\n"
+        "from llama_index.core.utils import get_tokenizer\n"
+        "from rag.index import make_splitter\n"
+        "splitter = make_splitter(200, 20, get_tokenizer())\n"
+        "nodes = splitter.get_nodes_from_documents([Document(text='One. Two. ' * 300)])\n"
+        "assert len(nodes) > 1, nodes\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
