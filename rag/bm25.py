@@ -1,14 +1,16 @@
-"""BM25 over the chunks and over their sentences, rebuilt from the docstore on every change.
+"""BM25 over the chunks and over their sentences: built at ingest, persisted, memory-mapped.
 
-Built in memory when the index is loaded or changed, so it can never disagree with FAISS
-and the docstore: ~5k chunks and ~28k sentences take ~4 s on a busy 2-core machine; past
-~100k chunks that rebuild would need to become incremental or persisted.
+Built from the chunks when the index is written (rag.lexical), saved with bm25s beside it
+and memory-mapped when it is loaded, so a load reads it instead of rebuilding it from every
+chunk (~52 s at 100k chunks on 2 cores). An index changed in memory and not yet persisted
+builds it again, so it can never disagree with FAISS and the docstore.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import Stemmer
@@ -26,33 +28,71 @@ with without_optional("scipy.sparse"):
 # bm25s sets its own logger to DEBUG on import: every index build would print a line.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+_CHUNKS_DIR, _SENTENCES_DIR, _OWNERS_FILE = "chunks", "sentences", "sentence_owners.npy"
+
 
 class Bm25Scorer:
     """Every chunk's BM25 score for a query, and the score of its best sentence."""
 
-    def __init__(self, nodes: Sequence[BaseNode], sentences: SentenceStore) -> None:
+    def __init__(
+        self, chunks: BM25Retriever, sentences: bm25s.BM25 | None, sentence_owner: np.ndarray
+    ) -> None:
+        """`sentence_owner`: each sentence's chunk, as a position in the chunk index."""
         self._stemmer = Stemmer.Stemmer("english")
+        self._chunks = chunks
+        self._sentences = sentences
+        self._sentence_owner = sentence_owner
+
+    @classmethod
+    def build(
+        cls, nodes: Sequence[BaseNode], sentences: SentenceStore
+    ) -> tuple[Bm25Scorer, list[str]]:
+        """The scorer over `nodes`, and the chunk ids in the order its scores come in."""
         # llama-index's retriever builds the chunk index (title + text, stemmed, no
         # stopwords); we read all its scores instead of its top k, because fusion and the
         # second hop need the scores of chunks outside BM25's own top k.
-        self._chunks = BM25Retriever.from_defaults(nodes=list(nodes), stemmer=self._stemmer)
-        self.chunk_ids = [entry["node_id"] for entry in self._chunks.corpus]
-        position = {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
+        chunks = BM25Retriever.from_defaults(nodes=list(nodes), stemmer=Stemmer.Stemmer("english"))
+        chunk_ids = [entry["node_id"] for entry in chunks.corpus]
+        position = {chunk_id: i for i, chunk_id in enumerate(chunk_ids)}
         texts: list[str] = []
         owners: list[int] = []
         for node in nodes:
             spans = sentences.spans.get(node.node_id, [])
             texts += sentence_texts(node.metadata.get("title", ""), node.get_content(), spans)
             owners += [position[node.node_id]] * len(spans)
-        self._sentence_owner = np.array(owners, dtype=np.int64)
-        self._sentences = bm25s.BM25()
+        sentence_index = None
         if texts:
-            self._sentences.index(self._tokenize(texts, stopwords="en"), show_progress=False)
+            sentence_index = bm25s.BM25()
+            tokens = bm25s.tokenize(
+                texts, stopwords="en", stemmer=chunks.stemmer, show_progress=False
+            )
+            sentence_index.index(tokens, show_progress=False)
+        return cls(chunks, sentence_index, np.array(owners, dtype=np.int64)), chunk_ids
 
-    def _tokenize(self, texts: list[str], stopwords: str | None = None):
-        return bm25s.tokenize(
-            texts, stopwords=stopwords, stemmer=self._stemmer, show_progress=False
-        )
+    def save(self, folder: Path) -> None:
+        """The two bm25s indexes and the sentences' chunks, without the corpus (the docstore
+        has it)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._chunks.bm25.save(str(folder / _CHUNKS_DIR))
+        if self._sentences is not None:
+            self._sentences.save(str(folder / _SENTENCES_DIR))
+        np.save(folder / _OWNERS_FILE, self._sentence_owner)
+
+    @classmethod
+    def load(cls, folder: Path) -> Bm25Scorer:
+        """What `save` wrote, its score arrays memory-mapped."""
+        chunks = BM25Retriever(existing_bm25=_load_mapped(folder / _CHUNKS_DIR))
+        owners = np.load(folder / _OWNERS_FILE)
+        sentences = _load_mapped(folder / _SENTENCES_DIR) if len(owners) else None
+        return cls(chunks, sentences, owners)
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self._chunks.bm25.scores["num_docs"])
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self._sentence_owner)
 
     def _query_tokens(self, query: str) -> list[str]:
         tokens = bm25s.tokenize(
@@ -61,10 +101,21 @@ class Bm25Scorer:
         return tokens[0]
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of each chunk (in `chunk_ids` order) and of each chunk's best sentence."""
+        """BM25 of each chunk (in the chunk index's order) and of each chunk's best sentence."""
         tokens = self._query_tokens(query)
         chunk = self._chunks.bm25.get_scores(tokens)
-        best_sentence = np.zeros(len(self.chunk_ids), dtype=np.float32)
-        if len(self._sentence_owner) and tokens:
+        best_sentence = np.zeros(self.chunk_count, dtype=np.float32)
+        if self._sentences is not None and tokens:
             np.maximum.at(best_sentence, self._sentence_owner, self._sentences.get_scores(tokens))
         return chunk, best_sentence
+
+
+def _load_mapped(folder: Path) -> bm25s.BM25:
+    """A saved bm25s index with its score arrays mapped read-only, as plain ndarrays
+    (np.memmap's subclass hooks would run on every array a query computes from them)."""
+    index = bm25s.BM25.load(str(folder), mmap=True)
+    index.scores = {
+        key: np.asarray(value) if isinstance(value, np.ndarray) else value
+        for key, value in index.scores.items()
+    }
+    return index

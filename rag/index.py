@@ -24,6 +24,7 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStor
 from rag.docstore import SqliteDocumentStore
 from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.lexical import LexicalIndex
 from rag.sentences import SentenceStore
 from rag.text import import_nltk
 from rag.vectors import (
@@ -106,6 +107,9 @@ class DocumentInfo:
 class CorpusIndex:
     """The documents' chunks in FAISS + a docstore, with upsert by document."""
 
+    # BM25 and titles as persisted with the chunks; None once they change (or never saved).
+    _lexical: LexicalIndex | None = None
+
     def __init__(
         self,
         index: VectorStoreIndex,
@@ -182,9 +186,11 @@ class CorpusIndex:
                 storage, embed_model=embed_model, transformations=document_transformations()
             )
             sentences = SentenceStore.load(index_dir)
+            lexical = LexicalIndex.load(index_dir)
         except Exception as err:  # any unreadable file: json, faiss, sqlite or pydantic errors
             raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
         loaded = cls(index, store, meta, sentences, policy)  # type: ignore[arg-type]
+        loaded._lexical = lexical
         loaded.check_consistency(index_dir)
         return loaded
 
@@ -198,7 +204,8 @@ class CorpusIndex:
             docstore.node_ids() if isinstance(docstore, SqliteDocumentStore) else set(docstore.docs)
         )
         same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
-        if not same or self._store._faiss_index.ntotal != len(in_faiss):
+        lexical_same = self._lexical is None or self._lexical.matches(in_docstore, self.sentences)
+        if not same or not lexical_same or self._store._faiss_index.ntotal != len(in_faiss):
             raise IndexCorruptError(
                 f"The index in {where} is inconsistent: {len(in_faiss)} vectors, "
                 f"{len(in_index)} indexed chunks, {len(in_docstore)} stored chunks. "
@@ -224,6 +231,7 @@ class CorpusIndex:
                 outcome[doc.doc_id] = "added"
             changed.append(doc)
         if changed:
+            self._lexical = None
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             # Sentences first: a pooling ONNX model embeds their chunks in the same pass.
             self.sentences.add(nodes, self.index._embed_model, show_progress)
@@ -255,6 +263,7 @@ class CorpusIndex:
 
     def delete(self, doc_id: str) -> None:
         """Remove a document's chunks from FAISS, the index and the docstore."""
+        self._lexical = None
         info = self.index.docstore.get_ref_doc_info(doc_id)
         if info is not None:
             self._store.delete_nodes(list(info.node_ids))
@@ -305,14 +314,25 @@ class CorpusIndex:
         """
         return False
 
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 and titles of the chunks as they are now: as persisted, or built from them."""
+        if self._lexical is not None:
+            return self._lexical
+        return LexicalIndex.build(self.index.docstore, self.sentences)
+
     def persist(self, index_dir: Path) -> None:
-        """Write a complete copy beside the old one, then swap it in by renames."""
+        """Write a complete copy beside the old one, then swap it in by renames.
+
+        BM25 and the titles are built here, once per write, so that loads only read them.
+        """
         tmp = index_dir.with_name(index_dir.name + ".tmp")
         old = index_dir.with_name(index_dir.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
         self.sentences.persist(tmp)
+        self._lexical = self.lexical_index()
+        self._lexical.save(tmp)
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta, indent=2))
         shutil.rmtree(old, ignore_errors=True)

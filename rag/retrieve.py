@@ -15,7 +15,6 @@ import faiss
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from rag.bm25 import Bm25Scorer
 from rag.config import Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker
@@ -50,19 +49,16 @@ class Retriever:
         # vectors (1.1 ms on one thread, 4.4 ms on two, measured on 2 busy cores). Exact
         # search of far larger flat indexes would want the threads back.
         faiss.omp_set_num_threads(1)
-        nodes = list(corpus.index.docstore.docs.values())
-        self._bm25 = Bm25Scorer(nodes, corpus.sentences) if nodes else None
-        self._chunk_ids = self._bm25.chunk_ids if self._bm25 else []
+        lexical = corpus.lexical_index()  # BM25 and titles: persisted with the index
+        self._bm25 = lexical.bm25
+        self._chunk_ids = lexical.chunk_ids
         self._position = {chunk_id: i for i, chunk_id in enumerate(self._chunk_ids)}
-        by_id = {node.node_id: node for node in nodes}
-        self._chunk_doc = [by_id[c].ref_doc_id or "" for c in self._chunk_ids]
+        self._chunk_doc = lexical.chunk_docs
         self._doc_chunks: dict[str, list[int]] = {}
         for position, doc_id in enumerate(self._chunk_doc):
             self._doc_chunks.setdefault(doc_id, []).append(position)
         self._links_of: dict[int, set[str]] = {}
-        self._linker = TitleLinker(
-            (by_id[c].ref_doc_id or "", by_id[c].metadata.get("title", "")) for c in self._chunk_ids
-        )
+        self._linker = TitleLinker(lexical.titles.items())
 
     def retrieve(
         self, query: str, k: int, mode: str = "hybrid"
