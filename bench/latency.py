@@ -136,7 +136,10 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         started = time.perf_counter()
         corpus.persist(settings.index_dir)
         persist_s = time.perf_counter() - started
-        disk = {f.name: round(f.stat().st_size / 2**20, 2) for f in settings.index_dir.iterdir()}
+        disk = {
+            f.name: round(dir_mib(f) if f.is_dir() else f.stat().st_size / 2**20, 2)
+            for f in settings.index_dir.iterdir()
+        }
         del corpus
         engine = RagEngine(settings)
         engine.embed_model  # noqa: B018 - the model is not part of the index load
@@ -146,7 +149,7 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
         loaded = engine._load_index()
         load_s = time.perf_counter() - started
         started = time.perf_counter()
-        engine.ask("warm up")  # builds BM25 and title links from the loaded docstore
+        engine.ask("warm up")  # builds the retriever (BM25 and title links: read, not rebuilt)
         retriever_s = time.perf_counter() - started
         asked = questions(count)
         timings: dict[str, list[float]] = {s: [] for s in STAGES}
