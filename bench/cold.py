@@ -49,7 +49,8 @@ names = ("import_llama_index_core", "import_rag_cli", "load_model", "load_index"
 print(json.dumps({
     "wall": {n: round(b - a, 3) for n, a, b in zip(names, t, t[1:])},
     "cpu": {n: round(b - a, 3) for n, a, b in zip(names, cpu, cpu[1:])},
-}))
+    "ended": time.time(),  # the interpreter's teardown comes after: timed by the caller
+}), flush=True)
 """
 
 
@@ -109,7 +110,9 @@ class _Checkout:
             capture_output=True,
             text=True,
         )
+        exited = time.time()
         breakdown = json.loads(steps.stdout.strip().splitlines()[-1])
+        breakdown["wall"]["exit"] = round(exited - breakdown["ended"], 3)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], env=self.env, check=True)
         interpreter_s = time.perf_counter() - started
