@@ -38,6 +38,7 @@ from rag.vectors import VectorIndexPolicy
 
 STAGES = ("embed", "dense", "bm25", "fusion", "search", "synthesize", "total")
 NOISE = 0.03  # per dimension: a copy's cosine to its source is ~0.85
+_BATCH = 10_000  # synthetic chunks built and inserted at a time
 
 
 def _noisy(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -53,13 +54,20 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     policy = VectorIndexPolicy.from_settings(Settings())
     corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2", policy)
     spans, sentence_vectors = {}, {}
-    nodes = []
-    for i in range(size):
+
+    def copy_of(i: int) -> TextNode:
         src, copy = real[i % len(real)], i // len(real)
         doc = src.ref_doc_id or src.node_id
         node_id = src.node_id if copy == 0 else f"{src.node_id}-copy{copy}"
         title = src.metadata.get("title", "")
-        node = TextNode(
+        sentences = pool.sentences.vectors[src.node_id]
+        spans[node_id] = pool.sentences.spans[src.node_id]
+        sentence_vectors[node_id] = (
+            sentences
+            if copy == 0 or not len(sentences)
+            else _noisy(sentences, rng).astype(np.float16)
+        )
+        return TextNode(
             id_=node_id,
             text=src.get_content(),
             metadata=dict(src.metadata, title=f"{title} {copy}" if copy else title),
@@ -72,24 +80,18 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
                 vectors[i % len(real)] if copy == 0 else _noisy(vectors[[i % len(real)]], rng)[0]
             ).tolist(),
         )
-        sentences = pool.sentences.vectors[src.node_id]
-        spans[node_id] = pool.sentences.spans[src.node_id]
-        sentence_vectors[node_id] = (
-            sentences
-            if copy == 0 or not len(sentences)
-            else _noisy(sentences, rng).astype(np.float16)
-        )
-        nodes.append(node)
+
+    # In batches: a million nodes with their embeddings as Python floats would take ~9 GiB.
+    for start in range(0, size, _BATCH):
+        corpus.index.insert_nodes([copy_of(i) for i in range(start, min(size, start + _BATCH))])
     corpus.sentences = SentenceStore(spans, sentence_vectors)
-    for start in range(0, len(nodes), 10_000):
-        corpus.index.insert_nodes(nodes[start : start + 10_000])
     corpus.fit_vectors()  # as an ingest would: IVF past the threshold
     return corpus, min(size, len(real))
 
 
 def recall_at_10(corpus: CorpusIndex, vectors: np.ndarray) -> float:
     """Share of the exact top 10 (a full scan of the stored vectors) that the index returns."""
-    ids = sorted(corpus.index.docstore.docs)
+    ids = sorted(corpus.index.docstore.node_ids())  # the keys only: no node is built
     best = np.full((len(vectors), 10), -np.inf, np.float32)
     best_ids = np.zeros((len(vectors), 10), np.int64)
     for start in range(0, len(ids), 20_000):  # in slices: a full copy would raise peak RSS
