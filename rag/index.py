@@ -24,6 +24,7 @@ from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStor
 from rag.docstore import SqliteDocumentStore
 from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.index_store import IndexDictStore
 from rag.lexical import LexicalIndex
 from rag.sentences import SentenceStore
 from rag.text import import_nltk
@@ -134,7 +135,7 @@ class CorpusIndex:
         dim = len(embed_model.get_text_embedding("dimension probe"))
         store = _FaissIdMapStore(faiss_index=flat_index(dim))
         storage = StorageContext.from_defaults(
-            vector_store=store, docstore=SqliteDocumentStore.empty()
+            vector_store=store, docstore=SqliteDocumentStore.empty(), index_store=IndexDictStore()
         )
         index = VectorStoreIndex(
             nodes=[],
@@ -180,6 +181,7 @@ class CorpusIndex:
             storage = StorageContext.from_defaults(
                 vector_store=store,
                 docstore=SqliteDocumentStore.open(index_dir),
+                index_store=IndexDictStore.from_persist_dir(str(index_dir)),
                 persist_dir=str(index_dir),
             )
             index = load_index_from_storage(
