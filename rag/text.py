@@ -8,7 +8,7 @@ from functools import cache
 import Stemmer
 from llama_index.core.utils import globals_helper
 
-from rag.imports import without_optional
+from rag.imports import gc_paused, without_optional
 
 _NLTK_EXTRAS = ("sklearn", "scipy")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
@@ -24,7 +24,7 @@ def import_nltk() -> None:
     classifiers, collocation tests and a parser that punkt never uses: seconds of a cold
     `rag ask`. nltk imports each only if it can.
     """
-    with without_optional(*_NLTK_EXTRAS):
+    with without_optional(*_NLTK_EXTRAS), gc_paused():
         globals_helper.wait_for_nltk_check()  # imports nltk
 
 
