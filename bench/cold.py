@@ -53,6 +53,14 @@ print(json.dumps({
 """
 
 
+_IMPORT_LLAMA_INDEX = """
+import time
+started = time.perf_counter()
+import llama_index.core
+print(time.perf_counter() - started)
+"""
+
+
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -113,8 +121,15 @@ class _Checkout:
         breakdown = json.loads(steps.stdout.strip().splitlines()[-1])
         breakdown["wall"]["exit"] = round(exited - breakdown["ended"], 3)
         interpreter_s = _seconds([sys.executable, "-c", "pass"], self.env)
-        # The floor: llama-index-core alone, as a plain import (`import rag` imports it).
-        llama_index_s = _seconds([sys.executable, "-c", "import llama_index.core"], self.env)
+        # The floor: llama-index-core alone, a plain import timed inside its process.
+        clocked = subprocess.run(
+            [sys.executable, "-c", _IMPORT_LLAMA_INDEX],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        llama_index_s = float(clocked.stdout.strip())
         return {
             "embed_backend": Settings().embed_backend,
             "runs": len(self.walls),
