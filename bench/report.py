@@ -219,8 +219,8 @@ def _cold_markdown(cold: dict) -> list[str]:
         "",
         f"Embedding backend: {cold.get('embed_backend', 'torch')}. CPU time (user + system) "
         f"p50: {cold.get('cold_ask_cpu_s', '-')} s (the wall time includes waiting for a "
-        "core on this shared machine). Importing llama-index-core alone takes "
-        f"{cold.get('import_llama_index_core_alone_s', '-')} s (the floor).",
+        "core on this shared machine). llama-index-core imported alone, in its own process "
+        f"(a plain import): {cold.get('import_llama_index_core_alone_s', '-')} s.",
     ]
     if base:
         lines += [
