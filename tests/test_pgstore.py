@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from gradio_client import Client
+from llama_index.core.vector_stores.types import FilterCondition, MetadataFilter, MetadataFilters
 from typer.testing import CliRunner
 
 from bench.pg import run as run_pg_bench
@@ -22,8 +23,11 @@ from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
 from rag import RagEngine, Settings
 from rag.cli import app
-from rag.errors import IndexMissingError, StoreUnavailableError
-from tests.conftest import SEED_FILE, SHARED_DATASETS, serve_app
+from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
+from rag.filters import describe, parse_filters, select_chunks
+from rag.pgstore import PgCorpus, sql_condition
+from tests.conftest import SEED_FILE, SHARED_DATASETS, SHELLS, otter_corpus, serve_app
+from tests.test_filters import by_name
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,3 +239,51 @@ def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, m
     answer = runner.invoke(app, ["ask", "What did Peskov say?"])  # the data dir is not read
     assert answer.exit_code == 0, answer.stderr
     assert PESKOV_QUOTE in answer.stdout
+
+
+def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters):
+    """The same filters on pgvector: same chunks admitted, same answers as the FAISS store."""
+    engine = RagEngine(_pg_settings(tmp_path, pg_url))
+    engine.ingest([otter_corpus(tmp_path / "corpus")])
+    only_2025 = engine.ask(SHELLS, k=10, filters=by_name("report-2025.txt"))
+    assert {Path(p.source).name for p in only_2025.retrieved} == {"report-2025.txt"}
+    assert "teeth" in only_2025.text and "stones" not in only_2025.text
+    nothing = engine.ask(SHELLS, filters=by_name("none.txt"))
+    assert nothing.refused and "No indexed document matches" in nothing.refusal_reason
+
+    corpus = engine._load_index()
+    assert isinstance(corpus, PgCorpus)
+    nodes = list(corpus.index.docstore.docs.values())
+    metadata = [n.metadata for n in nodes]
+    table = corpus._chunks
+    cases = [
+        by_name("report-2025.txt"),
+        by_name("report-2024.txt", "report-2025.txt"),
+        by_name("Otter report 2024", key="title"),
+        parse_filters(["file_name!=report-2024.txt"]),
+        parse_filters(["file_name!=report-2024.txt", "file_name!=report-2025.txt"]),
+        parse_filters(["no_such_key!=x"]),  # a missing key matches != only, in both
+        parse_filters(["title=O'Brien'; DROP TABLE rag_state; --"]),  # values are bound
+        parse_filters(["title=1984"]),  # number-like text is compared as text
+        MetadataFilters(
+            filters=[
+                MetadataFilter(key="title", value="Otter report 2024"),
+                by_name("x").filters[0],
+            ],
+            condition=FilterCondition.OR,
+        ),
+    ]
+    with corpus._engine.connect() as conn:
+        for filters in cases:
+            condition = sql_condition(filters, table.c.metadata_)
+            in_sql = set(conn.scalars(sa.select(table.c.node_id).where(condition)))
+            try:
+                in_process = select_chunks(filters, [n.node_id for n in nodes], metadata).chunk_ids
+            except NoMatchingDocumentError:
+                in_process = frozenset()
+            assert in_sql == in_process, describe(filters)
+    assert _rows(pg_url, "SELECT count(*) FROM rag_state")[0][0] == 1
+    faiss = otters.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
+    pg = engine.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
+    assert [c.quote for c in pg.citations] == [c.quote for c in faiss.citations]
+    assert [p.text for p in pg.retrieved] == [p.text for p in faiss.retrieved]
