@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from bench.pg import run as run_pg_bench
 from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
+from evals.runner import RETRIEVAL_KEYS
 from rag import RagEngine, Settings
 from rag.cli import app
 from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
@@ -287,3 +290,43 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters)
     pg = engine.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
     assert [c.quote for c in pg.citations] == [c.quote for c in faiss.citations]
     assert [p.text for p in pg.retrieved] == [p.text for p in faiss.retrieved]
+
+
+SQUAD_ARTICLES = ("squad2-01-normans.txt", "squad2-05-1973-oil-crisis.txt")
+
+
+def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(tmp_path, pg_url, monkeypatch):
+    """`rag eval` with RAG_STORE=pgvector: the retrieval metrics of the FAISS store (±0.01).
+
+    Two squad-v2 dev articles and their 13 answerable questions, each store ingesting the
+    files itself (~60 chunks): small enough for CI, large enough for hit@1 to vary.
+    """
+    squad = SHARED_DATASETS / "squad-v2"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in SQUAD_ARTICLES:
+        shutil.copy(squad / "corpus" / name, corpus / name)
+    cases = [
+        line
+        for line in (squad / "dev.jsonl").read_text().splitlines()
+        if set(json.loads(line).get("source_ids") or ["-"]) <= set(SQUAD_ARTICLES)
+    ]
+    assert len(cases) == 13
+    question_set = tmp_path / "subset.jsonl"
+    question_set.write_text("\n".join(cases) + "\n")
+    runner = CliRunner()
+    summaries = {}
+    for store in ("faiss", "pgvector"):
+        monkeypatch.setenv("RAG_STORE", store)
+        monkeypatch.setenv("RAG_PG_URL", pg_url)
+        data = ["--data-dir", str(tmp_path / store)]
+        ingested = runner.invoke(app, [*data, "ingest", str(corpus)])
+        assert ingested.exit_code == 0, ingested.stderr
+        out = ["--out", str(tmp_path / f"report-{store}")]
+        result = runner.invoke(app, [*data, "eval", str(question_set), "--json", *out])
+        assert result.exit_code == 0, result.stderr
+        summaries[store] = json.loads(result.stdout)["summary"]
+    assert not (tmp_path / "pgvector" / "index").exists()  # pgvector's eval read PostgreSQL
+    assert summaries["faiss"]["hit@10"] > 0.5  # the eval itself measures something
+    for key in RETRIEVAL_KEYS:
+        assert abs(summaries["faiss"][key] - summaries["pgvector"][key]) <= 0.01, key
