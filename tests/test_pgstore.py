@@ -330,3 +330,26 @@ def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(tmp_path, pg_ur
     assert summaries["faiss"]["hit@10"] > 0.5  # the eval itself measures something
     for key in RETRIEVAL_KEYS:
         assert abs(summaries["faiss"][key] - summaries["pgvector"][key]) <= 0.01, key
+
+
+def test_rag_eval_corpus_on_pgvector_keeps_the_corpus_in_its_own_tables(
+    tmp_path, pg_url, seed_corpus, monkeypatch
+):
+    """`rag eval --corpus` caches the corpus in its own tables: the served store stays as is."""
+    monkeypatch.setenv("RAG_STORE", "pgvector")
+    monkeypatch.setenv("RAG_PG_URL", pg_url)
+    runner = CliRunner()
+    question_set = str(SHARED_DATASETS / "seed" / "dev.jsonl")
+    evals = [
+        runner.invoke(app, ["eval", question_set, "--corpus", str(seed_corpus), "--json"])
+        for _ in range(2)
+    ]
+    assert all(e.exit_code == 0 for e in evals), evals[0].stderr
+    first, second = (json.loads(e.stdout)["summary"] for e in evals)
+    assert first["hit@1"] == second["hit@1"] == 1.0
+    tables = {r[0] for r in _rows(pg_url, "SELECT tablename FROM pg_tables")}
+    own = {t for t in tables if t.startswith("data_rag_eval_") and t.endswith("_chunks")}
+    assert len(own) == 1, tables  # the second run found the first one's copy
+    (count,) = _rows(pg_url, f"SELECT count(*) FROM {own.pop()}")[0]
+    assert count > 5
+    assert "data_rag_chunks" not in tables  # the served store was not touched
