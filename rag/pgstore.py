@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilters
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.postgres import PGVectorStore
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rag.config import Settings
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 # Any constant: every writer of any rag store in the database takes this transaction lock,
 # so two ingests of one document cannot interleave their delete and insert.
 _WRITE_LOCK = 0x7261_6700
+_EXACT_UP_TO = 2000  # chunks a filter admits that dense search ranks exactly (by id)
 _BATCH_CHUNKS = 256  # chunks embedded together, then written one document per transaction
 
 
@@ -328,13 +330,19 @@ class PgCorpus(CorpusIndex):
 
         Not `PGVectorStore.query`: it rebuilds every hit's node from its JSON and takes three
         round trips (12 ms at 500 chunks); the ids and cosines are all the retriever needs.
-        `allowed`: only the chunks a metadata filter admits, filtered in SQL.
+        `allowed`: only the chunks a metadata filter admits: up to `_EXACT_UP_TO` of them are
+        read by id and ranked exactly (an HNSW scan would walk most of the graph to find k of
+        a few); more are filtered in SQL during the HNSW scan.
         """
         known = self._load_snapshot().chunk_ids
         chunks = self._chunks
         distance = chunks.c.embedding.cosine_distance(vector).label("distance")
         query = sa.select(chunks.c.node_id, distance).order_by(distance).limit(k)
-        if allowed is not None:
+        exact = allowed is not None and len(allowed.chunk_ids) <= _EXACT_UP_TO
+        if allowed is not None and exact:
+            ids = sa.bindparam("ids", sorted(allowed.chunk_ids), type_=ARRAY(sa.Text))
+            query = query.where(chunks.c.node_id == sa.any_(ids))
+        elif allowed is not None:
             query = query.where(sql_condition(allowed.filters, chunks.c.metadata_))
         ef_search = max(self._ef_search, k)  # HNSW returns at most ef_search rows
         with reporting(self._url), self._engine.begin() as conn:
@@ -343,10 +351,12 @@ class PgCorpus(CorpusIndex):
                 # pgvector ≥ 0.8: scan on until k rows pass the filter (else ef_search rows
                 # are found first and the filter leaves few of them). Re-sorted below.
                 conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            if exact:  # no HNSW: the rows come through the node_id index (a bitmap scan)
+                conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
             rows = conn.execute(query).all()
             if allowed is not None and len(rows) < min(k, len(allowed.chunk_ids)):
-                # A filter too selective for the HNSW scan (it gives up after
-                # hnsw.max_scan_tuples): exact search over the rows it admits.
+                # Too selective for the HNSW scan (it gives up after hnsw.max_scan_tuples):
+                # exact search over the rows the filter admits.
                 conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
                 rows = conn.execute(query).all()
         # A document written after the snapshot is left out until the next reload.
@@ -507,12 +517,16 @@ def sql_condition(filters: MetadataFilters, metadata: Any) -> sa.ColumnElement[b
     parts = []
     for item in check_supported(filters):
         field = metadata[item.key]  # ->: JSONB, so "1" and 1 stay different, as in Python
-        values = item.value if isinstance(item.value, list) else [item.value]
-        if item.operator in (FilterOperator.EQ, FilterOperator.IN):
-            parts.append(sa.or_(sa.false(), *(field == sa.type_coerce(v, JSONB) for v in values)))
-        else:
-            differs = (field.is_distinct_from(sa.type_coerce(v, JSONB)) for v in values)
-            parts.append(sa.and_(sa.true(), *differs))
+        if item.operator == FilterOperator.EQ:
+            parts.append(field == sa.type_coerce(item.value, JSONB))
+        elif item.operator == FilterOperator.NE:
+            parts.append(field.is_distinct_from(sa.type_coerce(item.value, JSONB)))
+        else:  # = ANY(jsonb[]): one hashed lookup per row, however long the list
+            assert isinstance(item.value, list)  # check_supported's rule for in / nin
+            values = [json.dumps(v) for v in item.value]
+            listed = sa.cast(sa.bindparam(None, values, type_=ARRAY(sa.Text)), ARRAY(JSONB))
+            found = field == sa.any_(listed)
+            parts.append(found if item.operator == FilterOperator.IN else ~found | field.is_(None))
     join = sa.or_ if filters.condition == FilterCondition.OR else sa.and_
     return join(*parts)
 

@@ -206,7 +206,7 @@ class Retriever:
         key = filters.model_dump_json()
         if key not in self._filters:
             if len(self._filters) >= 32:  # a few filters in use at a time: forget the oldest
-                self._filters.pop(next(iter(self._filters)))
+                self._filters.pop(next(iter(self._filters)), None)
             self._filters[key] = select_chunks(filters, self._chunk_ids, self._chunk_metadata)
         return self._filters[key]
 

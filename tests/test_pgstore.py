@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from gradio_client import Client
@@ -24,7 +25,7 @@ from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
 from evals.runner import RETRIEVAL_KEYS
-from rag import RagEngine, Settings
+from rag import RagEngine, Settings, pgstore
 from rag.cli import app
 from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
 from rag.filters import describe, parse_filters, select_chunks
@@ -244,7 +245,7 @@ def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, m
     assert PESKOV_QUOTE in answer.stdout
 
 
-def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters):
+def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters, monkeypatch):
     """The same filters on pgvector: same chunks admitted, same answers as the FAISS store."""
     engine = RagEngine(_pg_settings(tmp_path, pg_url))
     engine.ingest([otter_corpus(tmp_path / "corpus")])
@@ -286,6 +287,18 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters)
                 in_process = frozenset()
             assert in_sql == in_process, describe(filters)
     assert _rows(pg_url, "SELECT count(*) FROM rag_state")[0][0] == 1
+    # Dense search: by id (few admitted chunks) and filtered in SQL (many) find the same.
+    vector = np.asarray(engine.embed_model.get_query_embedding(SHELLS), np.float32)
+    for filters in cases[:4]:
+        allowed = select_chunks(filters, [n.node_id for n in nodes], metadata)
+        by_id = corpus.nearest(vector, 5, allowed)
+        with monkeypatch.context() as patch:
+            patch.setattr(pgstore, "_EXACT_UP_TO", 0)
+            in_sql = corpus.nearest(vector, 5, allowed)
+        assert [c for c, _ in by_id] == [c for c, _ in in_sql]
+        assert {c for c, _ in by_id} <= allowed.chunk_ids and len(by_id) == min(
+            5, len(allowed.chunk_ids)
+        )
     faiss = otters.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
     pg = engine.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
     assert [c.quote for c in pg.citations] == [c.quote for c in faiss.citations]
