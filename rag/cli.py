@@ -68,6 +68,7 @@ FilterOption = Annotated[
     list[str] | None,
     typer.Option(
         "--filter",
+        metavar="KEY=VALUE",
         help="Search only documents whose metadata match KEY=VALUE (or KEY!=VALUE); keys: "
         "file_name, file_path, title, date. Repeat it: different keys must all match, one key "
         "given twice matches either value.",
