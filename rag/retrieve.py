@@ -18,13 +18,14 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.bm25 import Bm25Scorer
 from rag.config import Settings
-from rag.filters import ChunkFilter, select_chunks
 from rag.index import CorpusIndex
 from rag.links import TitleLinker
 from rag.types import Passage
 
 if TYPE_CHECKING:
     from llama_index.core.vector_stores.types import MetadataFilters
+
+    from rag.filters import ChunkFilter
 
 # Retrieval modes a user can pick (the UI's settings drawer): overrides of the fusion settings.
 RETRIEVAL_MODES: dict[str, dict[str, float]] = {
@@ -203,6 +204,8 @@ class Retriever:
     def _chunk_filter(self, filters: MetadataFilters | None) -> ChunkFilter | None:
         if filters is None or not filters.filters:
             return None
+        from rag.filters import select_chunks  # only when filtering: keeps `rag ask` lean
+
         key = filters.model_dump_json()
         if key not in self._filters:
             if len(self._filters) >= 32:  # a few filters in use at a time: forget the oldest
