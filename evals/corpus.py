@@ -36,11 +36,28 @@ def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
 def engine_for_corpus(
     corpus: Path, settings: Settings, show_progress: bool = False
 ) -> tuple[RagEngine, IngestReport | None]:
-    """An engine over `corpus`'s own cached index in the data dir; ingests on first use."""
-    cache_dir = settings.data_dir / "eval-corpora" / corpus_fingerprint(corpus, settings)
-    engine = RagEngine(settings.model_copy(update={"data_dir": cache_dir}))
+    """An engine over `corpus`'s own cached index in the data dir; ingests on first use.
+
+    With RAG_STORE=pgvector the cache is the corpus's own tables in the same database
+    (`<RAG_PG_TABLE>_eval_<fingerprint>`), so an eval never adds its files to the store
+    that is served.
+    """
+    fingerprint = corpus_fingerprint(corpus, settings)
+    own: dict[str, object] = {"data_dir": settings.data_dir / "eval-corpora" / fingerprint}
+    if settings.store == "pgvector":
+        own["pg_table"] = f"{settings.pg_table}_eval_{fingerprint}"
+    engine = RagEngine(settings.model_copy(update=own))
+    if not _cached(engine):
+        return engine, engine.ingest([corpus], show_progress=show_progress)
+    return engine, None
+
+
+def _cached(engine: RagEngine) -> bool:
+    """Whether the corpus's index exists (for FAISS: its manifest, nothing loaded)."""
+    if engine.settings.store == "pgvector":
+        return engine.has_index()
     try:
         require_index(engine.settings.index_dir)
     except IndexMissingError:
-        return engine, engine.ingest([corpus], show_progress=show_progress)
-    return engine, None
+        return False
+    return True

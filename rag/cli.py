@@ -70,6 +70,28 @@ def _fail(error: RagError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+# Metadata filters (rag.filters): `--filter KEY=VALUE` on ask and chat.
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        metavar="KEY=VALUE",
+        help="Search only documents whose metadata match KEY=VALUE (or KEY!=VALUE); keys: "
+        "file_name, file_path, title, date. Repeat it: different keys must all match, one key "
+        "given twice matches either value.",
+    ),
+]
+
+
+def _filters(specs: list[str] | None):
+    """The parsed `--filter` options (None: no filter); rag.filters is imported only if used."""
+    if not specs:
+        return None
+    from rag.filters import parse_filters
+
+    return parse_filters(specs)
+
+
 def render(answer: Answer, text_shown: bool = False) -> str:
     """An answer for the terminal: the text, the searched query if rewritten, the sources.
 
@@ -86,10 +108,10 @@ def render(answer: Answer, text_shown: bool = False) -> str:
         lines.insert(
             -1, f"({len(answer.dropped)} sentence(s) removed by the citation check: {reasons})"
         )
-    if answer.refused:
+    if answer.refused and answer.retrieved:
         lines.append("Related passages (not an answer):")
         lines += [f"  - {Path(p.source).name}: {p.text[:160]}…" for p in answer.retrieved[:3]]
-    else:
+    elif not answer.refused:
         lines.append("Sources:")
         lines += [
             f"  [{c.n}] {Path(c.source).name} (chars {c.start}-{c.end}): {c.quote}"
@@ -133,22 +155,26 @@ def ask(
         bool,
         typer.Option("--stream", help="Show an LLM answer's verified sentences as they come."),
     ] = False,
+    filter_specs: FilterOption = None,
 ) -> None:
     """Answer one question from the indexed documents, with citations."""
     try:
+        filters = _filters(filter_specs)
         if stream and not as_json:
-            _stream(_engine(ctx), question, [], k)
+            _stream(_engine(ctx), question, [], k, filters)
             return
-        answer = _engine(ctx).ask(question, k=k)
+        answer = _engine(ctx).ask(question, k=k, filters=filters)
     except RagError as error:
         raise _fail(error) from error
     typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render(answer))
 
 
-def _stream(engine: RagEngine, question: str, history: list[str], k: int | None) -> Answer:
+def _stream(
+    engine: RagEngine, question: str, history: list[str], k: int | None, filters=None
+) -> Answer:
     """Print the answer's verified pieces as they come, then its sources; return it."""
     shown = ""
-    for item in engine.ask_stream(question, history=history, k=k):
+    for item in engine.ask_stream(question, history=history, k=k, filters=filters):
         if isinstance(item, Answer):
             answer = item
         else:
@@ -163,9 +189,13 @@ def _stream(engine: RagEngine, question: str, history: list[str], k: int | None)
 
 
 @app.command()
-def chat(ctx: typer.Context) -> None:
+def chat(ctx: typer.Context, filter_specs: FilterOption = None) -> None:
     """Ask questions in a conversation; follow-ups use the earlier turns. Ctrl-D ends."""
     engine = _engine(ctx)
+    try:
+        filters = _filters(filter_specs)
+    except RagError as error:
+        raise _fail(error) from error
     history: list[str] = []
     while True:
         try:
@@ -175,7 +205,7 @@ def chat(ctx: typer.Context) -> None:
         if not question.strip():
             continue
         try:
-            answer = _stream(engine, question, history, None)
+            answer = _stream(engine, question, history, None, filters)
         except RagError as error:
             err(f"Error: {error}", err=True)
             continue

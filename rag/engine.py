@@ -26,6 +26,7 @@ from rag.errors import (
     IndexBusyError,
     IndexMissingError,
     LlmUnavailableError,
+    NoMatchingDocumentError,
     RagError,
 )
 from rag.extract import page_at
@@ -38,6 +39,7 @@ from rag.vectors import VectorIndexPolicy
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
+    from llama_index.core.vector_stores.types import MetadataFilters
 
     from rag.answer.llm import LlmResult
 
@@ -216,12 +218,15 @@ class RagEngine:
         history: list[str] | None = None,
         k: int | None = None,
         mode: str = "hybrid",
+        filters: MetadataFilters | None = None,
     ) -> Answer:
         """Answer a question; `history` holds the earlier turns' standalone queries.
 
-        `mode` is one of `rag.retrieve.RETRIEVAL_MODES` (hybrid, dense, keyword).
+        `mode` is one of `rag.retrieve.RETRIEVAL_MODES` (hybrid, dense, keyword). `filters`
+        (llama-index `MetadataFilters`, see rag.filters) restricts the search to the
+        documents whose metadata match; when none does, the answer is refused and says so.
         """
-        for item in self.ask_stream(question, history, k, mode):
+        for item in self.ask_stream(question, history, k, mode, filters):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("ask_stream ends with an Answer")
@@ -232,6 +237,7 @@ class RagEngine:
         history: list[str] | None = None,
         k: int | None = None,
         mode: str = "hybrid",
+        filters: MetadataFilters | None = None,
     ) -> Iterator[str | Answer]:
         """`ask`, streamed: verified pieces of an LLM answer as they are written (nothing for
         the extractive backend), then the `Answer`, whose text is what the pieces make up
@@ -244,9 +250,17 @@ class RagEngine:
         retriever = self._retriever_for(self._load_index())  # built once per index version
         started = time.perf_counter()
         query, notice = self._condense(question, history or [])
-        passages, timings = retriever.retrieve(query, k or self.settings.top_k, mode)
+        answer = Answer(question=question, query=query, text="", citations=[], retrieved=[])
+        try:
+            passages, timings = retriever.retrieve(query, k or self.settings.top_k, mode, filters)
+        except NoMatchingDocumentError as error:
+            refused = extractive.refusal(str(error))
+            total = {"total": round((time.perf_counter() - started) * 1000, 2)}
+            yield replace(answer, text=refused.text, refused=True, refusal_reason=str(error),
+                          backend=self.settings.synth, notice=notice, timings_ms=total)  # fmt: skip
+            return
         synthesized_at = time.perf_counter()
-        answer = Answer(question=question, query=query, text="", citations=[], retrieved=passages)
+        answer = replace(answer, retrieved=passages)
         if self.settings.synth == "llm":
             final = None
             for item in self._llm_synthesis(answer, notice):

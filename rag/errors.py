@@ -8,6 +8,7 @@ RagError                    anything a user can fix; the message says how
 ├── ModelMissingError       the embedding model is absent or not the expected file
 ├── DocumentNotFoundError   a document to delete is not in the index
 ├── EmptyQuestionError      a blank question
+├── NoMatchingDocumentError a metadata filter admits no indexed document
 └── LlmUnavailableError     the LLM server refused, timed out or answered garbage
 """
 
@@ -42,6 +43,10 @@ class IndexBusyError(RagError):
 
 class StoreUnavailableError(RagError):
     """The PostgreSQL store is unreachable or refuses the connection."""
+
+
+class NoMatchingDocumentError(RagError):
+    """A question's metadata filter admits no indexed document."""
 
 
 class LlmUnavailableError(RagError):

@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -97,9 +98,12 @@ def _checked(text: str) -> str:
 
 
 def _html_text(data: bytes) -> str:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-    soup = BeautifulSoup(decode_text(data), "html.parser")
+    with warnings.catch_warnings():
+        # Short markup such as ".TXT" "looks like a filename" to BeautifulSoup; it is text here.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(decode_text(data), "html.parser")
     for hidden in soup(["script", "style", "noscript", "template", "head"]):
         hidden.decompose()
     text = _BLANK_RUNS.sub("\n\n", soup.get_text("\n").strip())

@@ -9,8 +9,9 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import faiss
 import numpy as np
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -37,6 +38,9 @@ from rag.vectors import (
     is_ivf,
     rebuild_as,
 )
+
+if TYPE_CHECKING:
+    from rag.filters import ChunkFilter
 
 logger = logging.getLogger(__name__)
 
@@ -289,12 +293,46 @@ class CorpusIndex:
             )
         return sorted(infos, key=lambda d: d.source)
 
-    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The k chunks nearest `vector` in FAISS, with their cosines, best first."""
+    def nearest(
+        self, vector: np.ndarray, k: int, allowed: ChunkFilter | None = None
+    ) -> list[tuple[str, float]]:
+        """The k chunks nearest `vector` in FAISS, with their cosines, best first.
+
+        `allowed`: among the chunks a metadata filter admits only (a FAISS id selector).
+        """
+        if allowed is not None:
+            return self._nearest_among(vector, k, allowed)
         found = self._store.query(
             VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)
         )
         return list(zip(found.ids or [], found.similarities or [], strict=True))
+
+    def _nearest_among(
+        self, vector: np.ndarray, k: int, allowed: ChunkFilter
+    ) -> list[tuple[str, float]]:
+        # llama-index's FAISS store takes no filters; FAISS searches an id subset natively.
+        index, to_node = self._store._faiss_index, self._store._faiss_id_to_node_id_map
+        if "faiss" not in allowed.cache:  # the same filter object comes back each query
+            ids = self._store._node_id_to_faiss_id_map
+            wanted = np.sort(np.fromiter((ids[c] for c in allowed.chunk_ids), np.int64))
+            allowed.cache["faiss"] = (wanted, faiss.IDSelectorBatch(wanted))
+        wanted, selector = allowed.cache["faiss"]
+        # faiss's type stubs lack the SWIG keyword arguments of SearchParameters.
+        if is_ivf(index):
+            nprobe = faiss.extract_index_ivf(index).nprobe
+            params: faiss.SearchParameters = faiss.SearchParametersIVF(  # type: ignore[call-arg]
+                sel=selector, nprobe=nprobe
+            )
+        else:
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        query = vector.reshape(1, -1).astype(np.float32)
+        scores, found = index.search(query, k, params=params)
+        hits = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
+        if len(hits) < min(k, len(wanted)):  # IVF: the filter's chunks sit in unprobed lists
+            exact = index.reconstruct_batch(wanted) @ vector
+            top = np.argsort(-exact)[:k]
+            hits = [(int(wanted[i]), float(exact[i])) for i in top]
+        return [(to_node[i], s) for i, s in hits]
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The stored unit vectors of these chunks, one row each, read back from FAISS."""

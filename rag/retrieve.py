@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -19,6 +20,11 @@ from rag.config import Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker
 from rag.types import Passage
+
+if TYPE_CHECKING:
+    from llama_index.core.vector_stores.types import MetadataFilters
+
+    from rag.filters import ChunkFilter
 
 # Retrieval modes a user can pick (the UI's settings drawer): overrides of the fusion settings.
 RETRIEVAL_MODES: dict[str, dict[str, float]] = {
@@ -37,6 +43,11 @@ class _Query:
     dense_floor: float  # the cosine of FAISS's last candidate: maps to 0
     bm25: np.ndarray  # every chunk
     sentence_bm25: np.ndarray  # every chunk's best sentence
+    allowed: ChunkFilter | None = None  # a metadata filter's chunks (None: all)
+
+    def admit(self, positions: set[int]) -> set[int]:
+        """The positions the metadata filter admits."""
+        return positions if self.allowed is None else self.allowed.admits(positions)
 
 
 class Retriever:
@@ -59,30 +70,53 @@ class Retriever:
             self._doc_chunks.setdefault(doc_id, []).append(position)
         self._links_of: dict[int, set[str]] = {}
         self._linker = TitleLinker(lexical.titles.items())
+        # Each chunk's metadata, for metadata filters: read on the first filtered question
+        # (a load builds no chunk any more: rag.lexical).
+        self._chunk_metadata: list[dict] | None = None
+        self._filters: dict[str, ChunkFilter] = {}
 
     def retrieve(
-        self, query: str, k: int, mode: str = "hybrid"
+        self,
+        query: str,
+        k: int,
+        mode: str = "hybrid",
+        filters: MetadataFilters | None = None,
     ) -> tuple[list[Passage], dict[str, float]]:
-        """The k best passages (score: cosine to the query) and the ms spent per stage."""
+        """The k best passages (score: cosine to the query) and the ms spent per stage.
+
+        `filters`: only chunks whose metadata matches (rag.filters); NoMatchingDocumentError
+        when no chunk does.
+        """
         started = time.perf_counter()
         vector = self.corpus.index._embed_model.get_query_embedding(query)
         embed_ms = (time.perf_counter() - started) * 1000
-        passages, timings = self.search(query, np.asarray(vector, np.float32), k, mode)
+        passages, timings = self.search(query, np.asarray(vector, np.float32), k, mode, filters)
         return passages, {"embed": embed_ms} | timings
 
     def search(
-        self, query: str, vector: np.ndarray, k: int, mode: str = "hybrid"
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        mode: str = "hybrid",
+        filters: MetadataFilters | None = None,
     ) -> tuple[list[Passage], dict[str, float]]:
         """`retrieve` with the query already embedded (evals reuse one embedding per question)."""
         if self._bm25 is None:
             return [], {}
+        allowed = self._chunk_filter(filters)
         times = [time.perf_counter()]
         n = self.settings.fusion_candidates
-        dense = {self._position[c]: float(s) for c, s in self.corpus.nearest(vector, n)}
+        found = self.corpus.nearest(vector, n, allowed)
+        dense = {self._position[c]: float(s) for c, s in found}
+        if allowed is not None and not dense:  # its chunks were deleted since the snapshot
+            return [], {}
         times.append(time.perf_counter())
         bm25, sentence_bm25 = self._bm25.scores(query)
+        if allowed is not None:  # filtered out: no keyword match either
+            bm25, sentence_bm25 = bm25 * allowed.mask, sentence_bm25 * allowed.mask
         times.append(time.perf_counter())
-        q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25)
+        q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25, allowed)
         ranked = self._rank(query, q, k, self._mode_settings(mode))
         nodes = self.corpus.index.docstore.get_nodes([p for p, _ in ranked])
         passages = [
@@ -109,8 +143,8 @@ class Retriever:
         """
         n = min(s.fusion_candidates, len(self._chunk_ids))
         first = set(q.dense) | set(np.argpartition(-q.bm25, n - 1)[:n].tolist())
-        named = {p for doc in self._linker.linked(query) for p in self._doc_chunks[doc]}
-        first |= named
+        named = q.admit({p for doc in self._linker.linked(query) for p in self._doc_chunks[doc]})
+        first = q.admit(first | named)
         cosines, sentence_cosines = self._cosines(sorted(first), q.vector)
         scale = _Scale(q, sentence_cosines)
         score = {p: scale.fuse(p, cosines[p], sentence_cosines[p], s) for p in first}
@@ -123,7 +157,7 @@ class Retriever:
             (parent, p)
             for parent in parents
             for doc in self._links(parent)
-            for p in self._doc_chunks[doc]
+            for p in q.admit(set(self._doc_chunks[doc]))
         }
         new = sorted({p for _, p in linked} - set(score))
         new_cosines, new_sentence_cosines = self._cosines(new, q.vector)
@@ -166,6 +200,27 @@ class Retriever:
             if len(best) == count:
                 break
         return list(best.values())
+
+    # --- Metadata filters (rag.filters): evaluated once per filter and corpus version ---
+
+    def _chunk_filter(self, filters: MetadataFilters | None) -> ChunkFilter | None:
+        if filters is None or not filters.filters:
+            return None
+        from rag.filters import select_chunks  # only when filtering: keeps `rag ask` lean
+
+        key = filters.model_dump_json()
+        if key not in self._filters:
+            if len(self._filters) >= 32:  # a few filters in use at a time: forget the oldest
+                self._filters.pop(next(iter(self._filters)), None)
+            self._filters[key] = select_chunks(filters, self._chunk_ids, self._metadata())
+        return self._filters[key]
+
+    def _metadata(self) -> list[dict]:
+        """Each chunk's metadata, in chunk order (built from every chunk once: seconds at 100k)."""
+        if self._chunk_metadata is None:
+            nodes = self.corpus.index.docstore.docs
+            self._chunk_metadata = [nodes[c].metadata for c in self._chunk_ids]
+        return self._chunk_metadata
 
     def _links(self, position: int) -> set[str]:
         """The other documents a chunk names (memoised: chunks do not change under us)."""

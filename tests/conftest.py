@@ -128,3 +128,29 @@ def own_settings(seed_settings: Settings, tmp_path: Path) -> Settings:
 def own_url(own_settings: Settings) -> Iterator[str]:
     """A running UI over a private copy of the seed index."""
     yield from serve_app(RagEngine(own_settings))
+
+
+# --- Metadata filters (tests/test_filters.py, tests/test_pgstore.py) ---
+
+OTTERS = {
+    "report-2024.txt": "Otter report 2024\n\nSea otters use stones to open shells. "
+    "They float on their backs while they eat.\n",
+    "report-2025.txt": "Otter report 2025\n\nSea otters use their teeth to open shells. "
+    "O'Brien counted forty otters in the bay.\n",
+}
+SHELLS = "What do sea otters use to open shells?"
+
+
+def otter_corpus(folder: Path) -> Path:
+    """Two reports that answer SHELLS differently, and the seed article."""
+    write_files(folder, OTTERS | {SEED_FILE.name: SEED_FILE.read_text()})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def otters(tmp_path_factory) -> RagEngine:
+    """A FAISS index of the otter corpus (ingested once per session)."""
+    root = tmp_path_factory.mktemp("otters")
+    engine = RagEngine(Settings(data_dir=root / "data"))
+    engine.ingest([otter_corpus(root / "corpus")])
+    return engine

@@ -101,6 +101,14 @@ def test_html_keeps_the_text_and_drops_scripts_and_styles(tmp_path):
     assert documents["page.html"].metadata["title"] == "Harbour report"
 
 
+def test_an_html_file_whose_text_looks_like_a_file_name_is_loaded_quietly(tmp_path):
+    # BeautifulSoup warns that such markup "looks like a filename" (found by the fuzz test).
+    (tmp_path / "odd.html").write_text(".TXT")
+    documents, rejected = _load(tmp_path)
+    assert rejected == {}
+    assert documents["odd.html"].text == ".TXT"
+
+
 def test_pdf_pages_are_kept_so_citations_can_name_them(tmp_path):
     make_pdf(tmp_path / "report.pdf", ["The first page talks of ferries.", "Page two: trains."])
     documents, rejected = _load(tmp_path)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,19 +13,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from gradio_client import Client
+from llama_index.core.vector_stores.types import FilterCondition, MetadataFilter, MetadataFilters
 from typer.testing import CliRunner
 
 from bench.pg import run as run_pg_bench
 from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
-from rag import RagEngine, Settings
+from evals.runner import RETRIEVAL_KEYS
+from rag import RagEngine, Settings, pgstore
 from rag.cli import app
-from rag.errors import IndexMissingError, StoreUnavailableError
-from tests.conftest import SEED_FILE, SHARED_DATASETS, serve_app
+from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
+from rag.filters import describe, parse_filters, select_chunks
+from rag.pgstore import PgCorpus, sql_condition
+from tests.conftest import SEED_FILE, SHARED_DATASETS, SHELLS, otter_corpus, serve_app
+from tests.test_filters import by_name
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,3 +243,126 @@ def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, m
     answer = runner.invoke(app, ["ask", "What did Peskov say?"])  # the data dir is not read
     assert answer.exit_code == 0, answer.stderr
     assert PESKOV_QUOTE in answer.stdout
+
+
+def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters, monkeypatch):
+    """The same filters on pgvector: same chunks admitted, same answers as the FAISS store."""
+    engine = RagEngine(_pg_settings(tmp_path, pg_url))
+    engine.ingest([otter_corpus(tmp_path / "corpus")])
+    only_2025 = engine.ask(SHELLS, k=10, filters=by_name("report-2025.txt"))
+    assert {Path(p.source).name for p in only_2025.retrieved} == {"report-2025.txt"}
+    assert "teeth" in only_2025.text and "stones" not in only_2025.text
+    nothing = engine.ask(SHELLS, filters=by_name("none.txt"))
+    assert nothing.refused and "No indexed document matches" in nothing.refusal_reason
+
+    corpus = engine._load_index()
+    assert isinstance(corpus, PgCorpus)
+    nodes = list(corpus.index.docstore.docs.values())
+    metadata = [n.metadata for n in nodes]
+    table = corpus._chunks
+    cases = [
+        by_name("report-2025.txt"),
+        by_name("report-2024.txt", "report-2025.txt"),
+        by_name("Otter report 2024", key="title"),
+        parse_filters(["file_name!=report-2024.txt"]),
+        parse_filters(["file_name!=report-2024.txt", "file_name!=report-2025.txt"]),
+        parse_filters(["no_such_key!=x"]),  # a missing key matches != only, in both
+        parse_filters(["title=O'Brien'; DROP TABLE rag_state; --"]),  # values are bound
+        parse_filters(["title=1984"]),  # number-like text is compared as text
+        MetadataFilters(
+            filters=[
+                MetadataFilter(key="title", value="Otter report 2024"),
+                by_name("x").filters[0],
+            ],
+            condition=FilterCondition.OR,
+        ),
+    ]
+    with corpus._engine.connect() as conn:
+        for filters in cases:
+            condition = sql_condition(filters, table.c.metadata_)
+            in_sql = set(conn.scalars(sa.select(table.c.node_id).where(condition)))
+            try:
+                in_process = select_chunks(filters, [n.node_id for n in nodes], metadata).chunk_ids
+            except NoMatchingDocumentError:
+                in_process = frozenset()
+            assert in_sql == in_process, describe(filters)
+    assert _rows(pg_url, "SELECT count(*) FROM rag_state")[0][0] == 1
+    # Dense search: by id (few admitted chunks) and filtered in SQL (many) find the same.
+    vector = np.asarray(engine.embed_model.get_query_embedding(SHELLS), np.float32)
+    for filters in cases[:4]:
+        allowed = select_chunks(filters, [n.node_id for n in nodes], metadata)
+        by_id = corpus.nearest(vector, 5, allowed)
+        with monkeypatch.context() as patch:
+            patch.setattr(pgstore, "_EXACT_UP_TO", 0)
+            in_sql = corpus.nearest(vector, 5, allowed)
+        assert [c for c, _ in by_id] == [c for c, _ in in_sql]
+        assert {c for c, _ in by_id} <= allowed.chunk_ids and len(by_id) == min(
+            5, len(allowed.chunk_ids)
+        )
+    faiss = otters.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
+    pg = engine.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
+    assert [c.quote for c in pg.citations] == [c.quote for c in faiss.citations]
+    assert [p.text for p in pg.retrieved] == [p.text for p in faiss.retrieved]
+
+
+SQUAD_ARTICLES = ("squad2-01-normans.txt", "squad2-05-1973-oil-crisis.txt")
+
+
+def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(tmp_path, pg_url, monkeypatch):
+    """`rag eval` with RAG_STORE=pgvector: the retrieval metrics of the FAISS store (±0.01).
+
+    Two squad-v2 dev articles and their 13 answerable questions, each store ingesting the
+    files itself (~60 chunks): small enough for CI, large enough for hit@1 to vary.
+    """
+    squad = SHARED_DATASETS / "squad-v2"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in SQUAD_ARTICLES:
+        shutil.copy(squad / "corpus" / name, corpus / name)
+    cases = [
+        line
+        for line in (squad / "dev.jsonl").read_text().splitlines()
+        if set(json.loads(line).get("source_ids") or ["-"]) <= set(SQUAD_ARTICLES)
+    ]
+    assert len(cases) == 13
+    question_set = tmp_path / "subset.jsonl"
+    question_set.write_text("\n".join(cases) + "\n")
+    runner = CliRunner()
+    summaries = {}
+    for store in ("faiss", "pgvector"):
+        monkeypatch.setenv("RAG_STORE", store)
+        monkeypatch.setenv("RAG_PG_URL", pg_url)
+        data = ["--data-dir", str(tmp_path / store)]
+        ingested = runner.invoke(app, [*data, "ingest", str(corpus)])
+        assert ingested.exit_code == 0, ingested.stderr
+        out = ["--out", str(tmp_path / f"report-{store}")]
+        result = runner.invoke(app, [*data, "eval", str(question_set), "--json", *out])
+        assert result.exit_code == 0, result.stderr
+        summaries[store] = json.loads(result.stdout)["summary"]
+    assert not (tmp_path / "pgvector" / "index").exists()  # pgvector's eval read PostgreSQL
+    assert summaries["faiss"]["hit@10"] > 0.5  # the eval itself measures something
+    for key in RETRIEVAL_KEYS:
+        assert abs(summaries["faiss"][key] - summaries["pgvector"][key]) <= 0.01, key
+
+
+def test_rag_eval_corpus_on_pgvector_keeps_the_corpus_in_its_own_tables(
+    tmp_path, pg_url, seed_corpus, monkeypatch
+):
+    """`rag eval --corpus` caches the corpus in its own tables: the served store stays as is."""
+    monkeypatch.setenv("RAG_STORE", "pgvector")
+    monkeypatch.setenv("RAG_PG_URL", pg_url)
+    runner = CliRunner()
+    question_set = str(SHARED_DATASETS / "seed" / "dev.jsonl")
+    evals = [
+        runner.invoke(app, ["eval", question_set, "--corpus", str(seed_corpus), "--json"])
+        for _ in range(2)
+    ]
+    assert all(e.exit_code == 0 for e in evals), evals[0].stderr
+    first, second = (json.loads(e.stdout)["summary"] for e in evals)
+    assert first["hit@1"] == second["hit@1"] == 1.0
+    tables = {r[0] for r in _rows(pg_url, "SELECT tablename FROM pg_tables")}
+    own = {t for t in tables if t.startswith("data_rag_eval_") and t.endswith("_chunks")}
+    assert len(own) == 1, tables  # the second run found the first one's copy
+    (count,) = _rows(pg_url, f"SELECT count(*) FROM {own.pop()}")[0]
+    assert count > 5
+    assert "data_rag_chunks" not in tables  # the served store was not touched

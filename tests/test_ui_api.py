@@ -28,3 +28,15 @@ def test_concurrent_sessions_get_their_own_answers(url):
     assert result["errors"] == 0, result["error_examples"]
     assert result["sessions_with_answers"] == 8
     assert result["requests"] >= 16
+
+
+def test_the_ask_api_takes_metadata_filters(url):
+    client = Client(url, verbose=False)
+    seed = "file_name=ukraine-russia-ceasefire-2025-03-13.txt"
+    result = client.predict("What did Peskov say?", [], [seed], api_name="/ask")
+    assert PESKOV_QUOTE in result["citations"][0]["quote"]
+    elsewhere = client.predict("What did Peskov say?", [], ["file_name=other.txt"], api_name="/ask")
+    assert elsewhere["refused"] is True
+    assert elsewhere["refusal_reason"].startswith("No indexed document matches the filter")
+    with pytest.raises(Exception, match="is not KEY=VALUE"):
+        client.predict("What did Peskov say?", [], ["file_name"], api_name="/ask")

@@ -13,6 +13,7 @@ import gradio as gr
 
 from rag import Answer, RagEngine, RagError, Settings
 from rag.extract import SUPPORTED_SUFFIXES
+from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
 from ui.render import (
     esc,
@@ -108,10 +109,14 @@ def build_app(engine: RagEngine) -> gr.Blocks:
     def pick_example(example: gr.SelectData) -> str:
         return example.value["text"]
 
-    def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
-        """Answer a question (`history`: earlier answers' `query`); returns `Answer.to_dict()`."""
+    def ask(
+        question: str, history: list[str] | None = None, filters: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Answer a question (`history`: earlier answers' `query`; `filters`: `KEY=VALUE`
+        metadata filters, as `rag ask --filter`); returns `Answer.to_dict()`."""
         try:
-            return engine.ask(question, history=history).to_dict()
+            only = parse_filters(filters or [])
+            return engine.ask(question, history=history, filters=only).to_dict()
         except RagError as err:
             # The message may quote paths or the question: escape it, the modal renders HTML.
             raise gr.Error(esc(str(err)), print_exception=False) from err
