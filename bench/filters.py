@@ -94,14 +94,10 @@ def main() -> None:
     if not args.pg:
         print(write_json("filters", measure(args.pool, args.size, args.questions)))
         return
-    from bench.pg_server import remove, start_postgres
+    from bench.pg_server import database
 
-    server = start_postgres()
-    try:
-        result = measure(args.pool, args.size, args.questions, server.createdb("filters"))
-    finally:
-        remove(server)
-    print(write_json("filters", result))
+    with database("filters") as url:
+        print(write_json("filters", measure(args.pool, args.size, args.questions, url)))
 
 
 if __name__ == "__main__":

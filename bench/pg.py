@@ -26,7 +26,7 @@ from llama_index.core import Document
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-from bench.common import results_dir
+from bench.common import write_json
 from rag.config import Settings
 from rag.index import CorpusIndex
 from rag.pgstore import PgCorpus, _Write, migrate
@@ -170,18 +170,12 @@ def main() -> None:
     parser.add_argument("--pg-url")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.pg_url:
-        result = run(sizes, args.pg_url, args.queries)
-    else:
-        from bench.pg_server import remove, start_postgres
+    from bench.pg_server import database
 
-        server = start_postgres()
-        try:
-            result = run(sizes, server.createdb("bench"), args.queries)
-        finally:
-            remove(server)
-    (results_dir() / "pg.json").write_text(json.dumps(result, indent=2) + "\n")
+    with database("bench", args.pg_url) as url:
+        result = run(sizes, url, args.queries)
     print(json.dumps(result, indent=2))
+    print(write_json("pg", result))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from bench.common import results_dir
+from bench.common import write_json
 from evals.corpus import engine_for_corpus
 from evals.runner import load_cases, run_eval, summarize
 from rag.config import Settings
@@ -193,18 +193,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
     sets = args.sets.split(",")
-    if args.pg_url:
-        result = run(sets, args.pg_url, args.limit)
-    else:
-        from bench.pg_server import remove, start_postgres
+    from bench.pg_server import database
 
-        server = start_postgres()
-        try:
-            result = run(sets, server.createdb("fts"), args.limit)
-        finally:
-            remove(server)
-    (results_dir() / "pg_fts.json").write_text(json.dumps(result, indent=2) + "\n")
+    with database("fts", args.pg_url) as url:
+        result = run(sets, url, args.limit)
     print(json.dumps(result, indent=2))
+    print(write_json("pg_fts", result))
 
 
 if __name__ == "__main__":

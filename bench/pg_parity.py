@@ -50,17 +50,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args()
     engine, _ = engine_for_corpus(args.corpus, Settings(), show_progress=True)
-    if args.pg_url:
-        print(json.dumps(compare_stores(args.question_set, engine, args.pg_url, args.k), indent=2))
-        return
-    from bench.pg_server import remove, start_postgres
+    from bench.pg_server import database
 
-    server = start_postgres()
-    try:
-        url = server.createdb("parity")
+    with database("parity", args.pg_url) as url:
         print(json.dumps(compare_stores(args.question_set, engine, url, args.k), indent=2))
-    finally:
-        remove(server)
 
 
 if __name__ == "__main__":

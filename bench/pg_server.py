@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,19 @@ def start_postgres() -> LocalPostgres:
     )
     server.start()
     return server
+
+
+@contextlib.contextmanager
+def database(name: str, pg_url: str | None = None) -> Iterator[str]:
+    """`pg_url` if given, else database `name` on a local server that lives for the block."""
+    if pg_url:
+        yield pg_url
+        return
+    server = start_postgres()
+    try:
+        yield server.createdb(name)
+    finally:
+        remove(server)
 
 
 def remove(server: LocalPostgres) -> None:
