@@ -106,8 +106,8 @@ def llamaindex_default(files: list[Path], mb: float) -> dict:
     return _rate(len(index.docstore.docs), mb, clock) | {"batch_size": embed.embed_batch_size}
 
 
-def measure(count: int, data_dir: Path) -> dict:
-    """The three paths on the first `count` files, and the two ratios (MB/s over MB/s)."""
+def chunk_texts(count: int) -> tuple[list[Path], float, list[str]]:
+    """The first `count` hotpotqa files, their MB of text, and our chunks' texts as embedded."""
     files, _ = collect_files([HOTPOT_CORPUS])
     files = sorted(files)[:count]
     documents, _ = load_documents(files, 2**30)
@@ -117,7 +117,12 @@ def measure(count: int, data_dir: Path) -> dict:
     nodes = splitter.get_nodes_from_documents(documents)
     from llama_index.core.schema import MetadataMode
 
-    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    return files, mb, [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+
+
+def measure(count: int, data_dir: Path) -> dict:
+    """The three paths on the first `count` files, and the two ratios (MB/s over MB/s)."""
+    files, mb, texts = chunk_texts(count)
     result = {
         "files": len(files),
         "mb": round(mb, 3),

@@ -94,7 +94,13 @@ def _plot_ingest(folder: Path, ingest: dict) -> None:
 
 
 def _markdown(
-    head: dict, ingest: dict, rows: list[dict], store: dict, cold: dict, before: list[dict]
+    head: dict,
+    ingest: dict,
+    rows: list[dict],
+    store: dict,
+    cold: dict,
+    before: list[dict],
+    int8: dict,
 ) -> str:
     """README.md; `before`: latency rows of the same sizes with the JSON docstore."""
     m = head["machine"]
@@ -141,6 +147,16 @@ def _markdown(
             f"{ingest['limit_raw_encode']['batch_size']}.",
             "",
             "![ingest](ingest.png)",
+        ]
+    if int8:
+        out += [
+            "",
+            f"The ceiling of `ingest_vs_limit` on this CPU (`bench.int8_speed`, {int8['chunks']} "
+            f"of those chunks, CPU s): torch fp32 {int8['torch_fp32']['cpu_seconds']}, ONNX fp32 "
+            f"{int8['onnx_fp32']['cpu_seconds']}, ONNX int8 {int8['onnx_int8']['cpu_seconds']}: "
+            f"int8 is {int8['int8_speedup_cpu_vs_torch_fp32']}x the limit's model "
+            f"({int8['int8_speedup_cpu_vs_onnx_fp32']}x fp32 ONNX), cosine to fp32 "
+            f"≥ {int8['int8_cosine_to_fp32']['min']}.",
         ]
     if rows:
         out += [
@@ -253,7 +269,7 @@ def write(folder: Path | None = None) -> dict:
     _plot_ingest(folder, ingest)
     notes = folder / "NOTES.md"
     before = _latencies(folder / "docstore-json")  # none: the table is left out
-    text = _markdown(head, ingest, rows, store, cold, before)
+    text = _markdown(head, ingest, rows, store, cold, before, _read(folder, "int8_speed"))
     if notes.exists():
         text += "\n" + notes.read_text()
     (folder / "README.md").write_text(text)

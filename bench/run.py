@@ -67,6 +67,8 @@ def main() -> None:
     failures: list[dict] = []
     with tempfile.TemporaryDirectory() as pool:
         _step(["bench.ingest", "--files", str(args.files), "--keep", pool], args.timeout, failures)
+        int8_files = str(min(args.files, 400))  # ~3 min on 2 cores: enough for the ratio
+        _step(["bench.int8_speed", "--files", int8_files], args.timeout, failures)
         for size in args.sizes.split(","):
             latency = ["--pool", pool, "--size", size, "--questions", str(args.questions)]
             threshold = {"RAG_INDEX_THRESHOLD": str(args.index_threshold)}

@@ -39,6 +39,8 @@ def test_toy_run_writes_latest_json_with_the_headline_keys(tmp_path):
     toy = json.loads((tmp_path / "latency_100.json").read_text())
     assert toy["chunks"] == 100 and toy["questions"] == 5
     assert set(toy["stages_ms"]) >= {"embed", "dense", "bm25", "fusion", "synthesize", "total"}
+    int8 = json.loads((tmp_path / "int8_speed.json").read_text())
+    assert int8["chunks"] > 0 and int8["int8_cosine_to_fp32"]["min"] > 0.95
     # The toy run sets a 50-chunk IVF threshold: the approximate index was built and scored.
     assert toy["vector_index"] == "ivf" and 0 < toy["recall_at_10"] <= 1
     for name in ("README.md", "latency.png", "ingest.png"):
