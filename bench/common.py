@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -60,7 +59,7 @@ def _status_gib(field: str) -> float | None:
 
 
 def peak_rss_gib() -> float:
-    """This process's peak resident set size since start or `reset_peak_rss` (Linux: KiB)."""
+    """This process's peak resident set size since it started (Linux: KiB)."""
     peak = _status_gib("VmHWM")
     return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -68,12 +67,6 @@ def peak_rss_gib() -> float:
 def rss_gib() -> float:
     """This process's resident set size now (0 where /proc is missing)."""
     return _status_gib("VmRSS") or 0.0
-
-
-def reset_peak_rss() -> None:
-    """Start the peak over from the current RSS (Linux clear_refs; elsewhere a no-op)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -2,7 +2,9 @@
 
     python -m bench.latency --pool DATA_DIR --size 10000 [--questions 200]
 
-Run once per size in its own process (bench.run does), so peak RSS is this size's alone.
+Run once per size in its own process (bench.run does), so peak RSS is this size's alone;
+the index is built and persisted in that process, then loaded and asked in a fresh one
+(`--serve DATA_DIR`), whose peak RSS is what a serving process holds.
 Up to the pool's size the chunks are real (the ingest bench's index, real embeddings);
 above it they are synthetic: copies of the pool's chunks under new ids and titles, with
 their chunk and sentence vectors perturbed by Gaussian noise and renormalised. The FAISS
@@ -13,6 +15,9 @@ recall@10 against exact search is measured on the questions' own embeddings.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +31,6 @@ from bench.common import (
     peak_rss_gib,
     percentiles,
     questions,
-    reset_peak_rss,
     rss_gib,
     write_json,
 )
@@ -125,8 +129,42 @@ def _docstore_load_s(index_dir: Path) -> dict[str, float]:
     return {"parse": round(parsed - started, 2), "nodes": round(built - parsed, 2)}
 
 
+def serve(data_dir: Path, count: int) -> dict:
+    """Load the index in `data_dir` and ask `count` questions warm: what a serving process
+    holds and spends. Run in a fresh process (`--serve`), so the build's freed but not
+    returned heap does not count in its RSS."""
+    settings = Settings(data_dir=data_dir)
+    engine = RagEngine(settings)
+    engine.embed_model  # noqa: B018 - the model is not part of the index load
+    started = time.perf_counter()
+    loaded = engine._load_index()
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    engine.ask("warm up")  # builds the retriever (BM25 and title links: read, not rebuilt)
+    retriever_s = time.perf_counter() - started
+    asked = questions(count)
+    timings: dict[str, list[float]] = {s: [] for s in STAGES}
+    for question in asked:
+        for stage, ms in engine.ask(question).timings_ms.items():
+            timings.setdefault(stage, []).append(ms)
+    serve_peak_gib, serve_gib = peak_rss_gib(), rss_gib()
+    unique = sorted(set(asked))
+    vectors = np.asarray([engine.embed_model.get_query_embedding(q) for q in unique], np.float32)
+    return {
+        "questions": len(asked),
+        "load_s": round(load_s, 2),
+        "retriever_build_s": round(retriever_s, 2),
+        "vector_index": loaded.vector_index_kind,
+        "recall_at_10": recall_at_10(loaded, vectors),
+        "peak_rss_gib": round(serve_peak_gib, 3),
+        "rss_after_asks_gib": round(serve_gib, 3),
+        "stages_ms": {s: percentiles(v) for s, v in timings.items() if v},
+        "docstore_load_s": _docstore_load_s(settings.index_dir),
+    }
+
+
 def measure(pool_dir: Path, size: int, count: int) -> dict:
-    """Build, persist, reload (cold engine), then ask `count` questions warm."""
+    """Build and persist in this process, then load and ask in a fresh one (`serve`)."""
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
     pool = pool_engine._load_index()
     started = time.perf_counter()
@@ -134,64 +172,45 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
     build_s = time.perf_counter() - started
     del pool, pool_engine
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(data_dir=Path(data_dir))
+        index_dir = Settings(data_dir=Path(data_dir)).index_dir
         started = time.perf_counter()
-        corpus.persist(settings.index_dir)
+        corpus.persist(index_dir)
         persist_s = time.perf_counter() - started
+        del corpus
         disk = {
             f.name: round(dir_mib(f) if f.is_dir() else f.stat().st_size / 2**20, 2)
-            for f in settings.index_dir.iterdir()
+            for f in index_dir.iterdir()
         }
-        del corpus
-        engine = RagEngine(settings)
-        engine.embed_model  # noqa: B018 - the model is not part of the index load
-        build_peak_gib = peak_rss_gib()
-        reset_peak_rss()  # from here: what a process serving this index holds
-        started = time.perf_counter()
-        loaded = engine._load_index()
-        load_s = time.perf_counter() - started
-        started = time.perf_counter()
-        engine.ask("warm up")  # builds the retriever (BM25 and title links: read, not rebuilt)
-        retriever_s = time.perf_counter() - started
-        asked = questions(count)
-        timings: dict[str, list[float]] = {s: [] for s in STAGES}
-        for question in asked:
-            for stage, ms in engine.ask(question).timings_ms.items():
-                timings.setdefault(stage, []).append(ms)
-        serve_peak_gib, serve_gib = peak_rss_gib(), rss_gib()
-        index_mib = dir_mib(settings.index_dir)
-        unique = sorted(set(asked))
-        vectors = np.asarray(
-            [engine.embed_model.get_query_embedding(q) for q in unique], np.float32
+        serving = subprocess.run(
+            [sys.executable, "-m", "bench.latency", "--serve", data_dir, "--questions", str(count)],
+            check=True,
+            capture_output=True,
+            text=True,
         )
-        recall = recall_at_10(loaded, vectors)
-        docstore_s = _docstore_load_s(settings.index_dir)
+        index_mib = dir_mib(index_dir)
     return {
         "chunks": size,
         "real_chunks": real,
-        "questions": len(asked),
         "build_s": round(build_s, 2),
         "persist_s": round(persist_s, 2),
-        "load_s": round(load_s, 2),
-        "retriever_build_s": round(retriever_s, 2),
-        "docstore_load_s": docstore_s,
         "index_mib": round(index_mib, 1),
         "files_mib": disk,
-        "vector_index": loaded.vector_index_kind,
-        "recall_at_10": recall,
-        "peak_rss_gib": round(serve_peak_gib, 3),
-        "rss_after_asks_gib": round(serve_gib, 3),
-        "build_peak_rss_gib": round(build_peak_gib, 3),
-        "stages_ms": {s: percentiles(v) for s, v in timings.items() if v},
-    }
+        "build_peak_rss_gib": round(peak_rss_gib(), 3),
+    } | json.loads(serving.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pool", type=Path, required=True, help="A data dir with a real index.")
-    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--pool", type=Path, help="A data dir with a real index.")
+    parser.add_argument("--size", type=int)
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--serve", type=Path, help="Only load this data dir's index and ask.")
     args = parser.parse_args()
+    if args.serve:
+        print(json.dumps(serve(args.serve, args.questions)))
+        return
+    if args.pool is None or args.size is None:
+        parser.error("--pool and --size are required (unless --serve)")
     result = measure(args.pool, args.size, args.questions)
     print(write_json(f"latency_{args.size}", result))
 
