@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: paths, the machine and commit, percentiles, RSS, JSON output."""
+"""Shared by the benchmarks: paths, a wall and CPU clock, the machine and commit, percentiles,
+RSS, JSON output."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import platform
 import resource
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,22 @@ RESULTS = ROOT / "bench" / "results"
 DATASETS = ROOT.parent / "shared" / "datasets"
 HOTPOT_CORPUS = DATASETS / "hotpotqa" / "corpus"
 SEEDS = ROOT / "seeds"
+
+
+class Clock:
+    """Wall and CPU seconds (all of this process's threads) of a block.
+
+    On a shared, busy machine the wall time of a step depends on what else ran meanwhile;
+    its CPU time does not, so the report gives the ratios of both.
+    """
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._wall
+        self.cpu_seconds = time.process_time() - self._cpu
 
 
 def results_dir() -> Path:

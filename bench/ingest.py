@@ -14,30 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import HOTPOT_CORPUS, write_json
+from bench.common import HOTPOT_CORPUS, Clock, write_json
 from rag import RagEngine, Settings
 from rag.embedding import cl100k_tokenizer, default_model_path
 from rag.index import make_splitter
 from rag.loaders import collect_files, load_documents
 
 
-class _Clock:
-    """Wall and CPU seconds (all of this process's threads) of a block.
-
-    On a shared, busy machine the wall time of a step depends on what else ran meanwhile;
-    its CPU time does not, so the report gives the ratios of both.
-    """
-
-    def __enter__(self) -> _Clock:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._wall
-        self.cpu_seconds = time.process_time() - self._cpu
-
-
-def _rate(chunks: int, mb: float, clock: _Clock) -> dict:
+def _rate(chunks: int, mb: float, clock: Clock) -> dict:
     seconds = clock.seconds
     return {
         "chunks": chunks,
@@ -61,7 +45,7 @@ def raw_encode(texts: list[str], mb: float) -> dict:
         model.encode(sample, batch_size=batch, normalize_embeddings=True)
         tried[batch] = time.perf_counter() - started
     best = min(tried, key=tried.__getitem__)
-    with _Clock() as clock:
+    with Clock() as clock:
         model.encode(texts, batch_size=best, normalize_embeddings=True)
     return _rate(len(texts), mb, clock) | {"batch_size": best}
 
@@ -75,7 +59,7 @@ def ours(files: list[Path], mb: float, data_dir: Path) -> dict:
     engine = RagEngine(settings)
     # Loaded (and built into the cache if needed) before the clock starts, as for the others.
     engine.embed_model.get_text_embedding_batch(["warm up", "the batch session"])
-    with _Clock() as clock:
+    with Clock() as clock:
         report = engine.ingest(files)
     sentences = sum(len(s) for s in engine._load_index().sentences.spans.values())
     return _rate(report.chunks, mb, clock) | {
@@ -97,7 +81,7 @@ def llamaindex_default(files: list[Path], mb: float) -> dict:
     embed = HuggingFaceEmbedding(model_name=str(default_model_path()), device="cpu")
     documents, _ = load_documents(files, 2**30)
     store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(384))
-    with _Clock() as clock:
+    with Clock() as clock:
         index = VectorStoreIndex.from_documents(
             documents,
             storage_context=StorageContext.from_defaults(vector_store=store),

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import write_json
-from bench.ingest import _Clock, chunk_texts
+from bench.common import Clock, write_json
+from bench.ingest import chunk_texts
 from rag import RagEngine, Settings
 from rag.embedding import default_model_path
 from rag.onnx_embedding import OnnxEmbedding
-from rag.onnx_model import _export
+from rag.onnx_model import export_fp32
 
 BATCH = 32
 
@@ -39,7 +39,7 @@ def _onnx_vectors(model: OnnxEmbedding, texts: list[str]) -> np.ndarray:
 
 def _timed(embed) -> tuple[dict, np.ndarray]:
     embed()  # warm up: sessions and allocators
-    with _Clock() as clock:
+    with Clock() as clock:
         vectors = embed()
     return {"seconds": round(clock.seconds, 2), "cpu_seconds": round(clock.cpu_seconds, 2)}, vectors
 
@@ -58,7 +58,7 @@ def measure(count: int) -> dict:
     )
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
-        _export(default_model_path(), fp32_path)
+        export_fp32(default_model_path(), fp32_path)
         fp32 = OnnxEmbedding(model_path=int8.model_path, onnx_path=str(fp32_path))
         result["onnx_fp32"], fp32_vectors = _timed(lambda: _onnx_vectors(fp32, texts))
     result["onnx_int8"], int8_vectors = _timed(lambda: _onnx_vectors(int8, texts))

@@ -48,7 +48,7 @@ def build_quantized_model(model_path: Path, target: Path) -> None:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         split = Path(tmp) / target.name  # its weights file is named after it
         try:
-            _export(model_path, fp32)
+            export_fp32(model_path, fp32)
             _quantize(fp32, int8)
             _weights_outside(int8, split)
         except Exception as err:  # torch / onnx errors of every kind: one clear message
@@ -60,7 +60,7 @@ def build_quantized_model(model_path: Path, target: Path) -> None:
         os.replace(split, target)
 
 
-def _export(model_path: Path, out: Path) -> None:
+def export_fp32(model_path: Path, out: Path) -> None:
     """torch.onnx's TorchScript exporter (dynamo=False): the dynamo one needs onnxscript."""
     import torch
     from transformers import AutoModel
