@@ -4,11 +4,14 @@ import os
 import random
 import shutil
 import signal
+import threading
 import time
 
 import pytest
 import torch
 from filelock import FileLock
+from tqdm import tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 from rag import IndexBusyError, RagEngine, Settings
 
@@ -31,6 +34,10 @@ def _ingest_one_by_one_in_a_child(settings, files, ready_fd) -> int:
     """
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
+        # tqdm's default lock is a semaphore shared across fork (bm25s takes it at every
+        # BM25 build): killed while holding it, the child would hang the parent's next query.
+        for bar in (tqdm, auto_tqdm):  # each class that has taken its lock has its own
+            bar.set_lock(threading.RLock())
         try:
             engine = RagEngine(settings)
             for path in files:
