@@ -188,6 +188,29 @@ def test_upload_ask_delete_then_the_answer_is_refused(own_page, tmp_path):
     )
 
 
+def test_searching_only_chosen_documents_leaves_the_others_out(own_page, tmp_path):
+    note = tmp_path / "ferry notes.md"
+    note.write_text("# Ferry notes\n\nThe Lindqvist ferry to Tromsø leaves at 07:40 daily.\n")
+    _upload(own_page, note)
+    expect(own_page.locator("#ingest-result tr.added")).to_contain_text(
+        "added", timeout=ANSWER_TIMEOUT_MS
+    )
+    own_page.get_by_role("tab", name="Chat").click()
+    own_page.locator("#settings").get_by_text("Settings").click()
+    own_page.locator("#only-documents input").click()
+    own_page.get_by_role("option", name="ferry notes.md").click()
+    _ask(own_page, "What did Peskov say?")
+    expect(_last_answer(own_page)).to_contain_text(
+        "The documents don't say", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(own_page.locator("#sources")).not_to_contain_text(PESKOV_FILE)
+    own_page.screenshot(path=tmp_path / "only-documents.png", full_page=True)
+
+    own_page.locator("#only-documents").get_by_title("Clear").click()
+    _ask(own_page, "What did Peskov say?")
+    expect(_last_answer(own_page)).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
+
+
 def test_html_and_script_in_documents_render_as_text(own_page, tmp_path):
     evil = tmp_path / "evil.md"
     evil.write_text(

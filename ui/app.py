@@ -77,11 +77,17 @@ def build_app(engine: RagEngine) -> gr.Blocks:
     settings = engine.settings
 
     def respond(
-        message: str, chat: list[dict[str, Any]], queries: list[str], top_k: int, mode: str
+        message: str,
+        chat: list[dict[str, Any]],
+        queries: list[str],
+        top_k: int,
+        mode: str,
+        only: list[str] | None,
     ):
         if not message.strip():
             gr.Warning("The question is empty. Ask something about the documents.")
             return
+        filters = parse_filters([f"file_path={source}" for source in only or []])
         chat = [*chat, {"role": "user", "content": esc(message.strip())}]
         pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
         yield [*chat, pending], queries, gr.skip(), ""
@@ -89,7 +95,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         # Answer then replaces them (with its notice, if it fell back to extractive).
         shown = ""
         try:
-            for item in engine.ask_stream(message, history=queries, k=int(top_k), mode=mode):
+            for item in engine.ask_stream(
+                message, history=queries, k=int(top_k), mode=mode, filters=filters
+            ):
                 if isinstance(item, Answer):
                     result = item
                     break
@@ -134,20 +142,28 @@ def build_app(engine: RagEngine) -> gr.Blocks:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
         gr.Info("Thanks for the feedback.")
 
-    def list_documents() -> tuple[str, Any]:
+    def list_documents(only: list[str] | None = None) -> tuple[str, Any, Any]:
+        """The documents table, and the documents as choices to delete and to search in (the
+        documents chosen to search in stay chosen while they are indexed)."""
         try:
             documents = engine.documents() if engine.has_index() else []
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', gr.update(choices=[])
+            return f'<p class="error">{esc(str(err))}</p>', *[gr.update(choices=[])] * 2
         choices = [(Path(d.source).name, d.source) for d in documents]
-        return render_documents(documents), gr.update(choices=choices, value=None)
+        still = [source for source in only or [] if source in {d.source for d in documents}]
+        return (
+            render_documents(documents),
+            gr.update(choices=choices, value=None),
+            gr.update(choices=choices, value=still),
+        )
 
     def upload(
         files: list[str] | None,
+        only: list[str] | None,
         progress=gr.Progress(),  # noqa: B008 (how Gradio injects a progress bar)
-    ) -> tuple[str, str, Any]:
+    ) -> tuple[str, str, Any, Any]:
         if not files:
-            return "<p>Choose files to add first.</p>", *list_documents()
+            return "<p>Choose files to add first.</p>", *list_documents(only)
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         names: dict[str, str] = {}
         kept: list[Path] = []
@@ -160,20 +176,20 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         try:
             report = engine.ingest(kept)
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', *list_documents()
+            return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
         for rejection in report.rejected:  # keep no copy of what the index does not hold
             Path(rejection.path).unlink(missing_ok=True)
-        return render_ingest(report, names), *list_documents()
+        return render_ingest(report, names), *list_documents(only)
 
-    def delete(source: str | None) -> tuple[str, str, Any]:
+    def delete(source: str | None, only: list[str] | None) -> tuple[str, str, Any, Any]:
         if not source:
-            return "<p>Choose a document to delete.</p>", *list_documents()
+            return "<p>Choose a document to delete.</p>", *list_documents(only)
         try:
             removed = engine.delete(source)
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', *list_documents()
+            return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
         message = f"<p>Deleted {esc(Path(removed.source).name)} ({removed.chunks} chunks).</p>"
-        return message, *list_documents()
+        return message, *list_documents(only)
 
     with gr.Blocks(title="Ask your documents") as app:
         gr.Markdown("# Ask your documents\nAnswers quote the documents and cite them as [n].")
@@ -210,6 +226,12 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                     label="Retrieval: hybrid (meaning + keywords), dense (meaning), keyword",
                     elem_id="mode",
                 )
+                only = gr.Dropdown(
+                    label="Search only these documents (none chosen: all of them)",
+                    choices=[],
+                    multiselect=True,
+                    elem_id="only-documents",
+                )
             sources = gr.HTML(
                 "",
                 elem_id="sources",
@@ -234,7 +256,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 to_delete = gr.Dropdown(label="Document", choices=[], elem_id="delete-choice")
                 remove = gr.Button("Delete from the index", variant="stop", elem_id="delete")
 
-        chat_inputs = [textbox, chatbot, queries, top_k, mode]
+        chat_inputs = [textbox, chatbot, queries, top_k, mode, only]
         chat_outputs = [chatbot, queries, sources, textbox]
         gr.on([textbox.submit, submit.click], respond, chat_inputs, chat_outputs,
               api_visibility="private")  # fmt: skip
@@ -244,10 +266,10 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         chatbot.like(record_feedback, chatbot, None, api_visibility="private")
         # The chat's clear button must also forget the follow-up history and the sources.
         chatbot.clear(lambda: ([], ""), outputs=[queries, sources], api_visibility="private")
-        doc_outputs = [ingest_result, documents, to_delete]
-        add.click(upload, files, doc_outputs, api_visibility="private")
-        remove.click(delete, to_delete, doc_outputs, api_visibility="private")
-        app.load(list_documents, None, [documents, to_delete], api_visibility="private")
+        doc_outputs = [ingest_result, documents, to_delete, only]
+        add.click(upload, [files, only], doc_outputs, api_visibility="private")
+        remove.click(delete, [to_delete, only], doc_outputs, api_visibility="private")
+        app.load(list_documents, only, [documents, to_delete, only], api_visibility="private")
         gr.api(ask, api_name="ask")
     # Answers are read-only over the index and take tens of ms: let a few run at once rather
     # than queue every session behind one (Gradio's default is one at a time per event).
