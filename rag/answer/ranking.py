@@ -90,13 +90,15 @@ def best_of_kind(query: str, ranked: list[Scored]) -> Scored:
     return next((s for s in close if holds_kind(kind, s.sentence.text, query)), ranked[0])
 
 
-def select(best: Scored, ranked: list[Scored], max_sentences: int) -> list[Sentence]:
+def select(
+    best: Scored, ranked: list[Scored], max_sentences: int, start: list[Scored] | None = None
+) -> list[Sentence]:
     """The best sentence, then those adding most: question terms not yet covered, or a hop.
 
     A hop is a sentence from another document whose title the chosen sentences name (or
     that names theirs): the second half of a two-document (bridge) answer.
     """
-    chosen = [best]
+    chosen = list(start or [best])
     top_gain = max(best.gains.values(), default=1.0)
     candidates = [s for s in ranked[:_CANDIDATES] if len(words(s.sentence.text)) >= _MIN_WORDS]
     while len(chosen) < max_sentences:

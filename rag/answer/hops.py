@@ -1,0 +1,146 @@
+"""Two-document answers: a sentence from each of two documents that together answer.
+
+Multi-hop questions name one thing and ask about another ("the director of the film that
+…"): one document's sentence names the second document's subject (the bridge), and the
+second document holds the asked fact. Comparisons ("Which is older, X or Y?") need the
+sentence of each compared thing that holds the compared attribute. A pair is chosen by the
+question terms the two sentences hold together, whether the second holds the kind of answer
+asked for (a date, a number, a name), whether it opens its document (where a document says
+what its subject is, with full name and dates), and whether one names the other's document.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.answer.question import holds_kind
+from rag.answer.ranking import Scored
+from rag.text import content_terms, words
+
+# How many of the best sentences are paired, and the least length of one.
+_POOL = 40
+_MIN_WORDS = 4
+# Bonuses, as shares of the best sentence's heaviest question term.
+_KIND_BONUS = 1.0
+_LEAD_BONUS = 0.5
+_LINK_BONUS = 1.0
+_SIDE_LEAD_BONUS = 2.0
+# A pair replaces the best sentence's own follow-ups when it is worth this much more.
+_MIN_GAIN = 0.0
+
+
+def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list[Scored]:
+    """The best sentence's partner from another document, or [] when none adds enough."""
+    pool = [s for s in ranked[:_POOL] if _citable(s)]
+    unit = max(best.gains.values(), default=1.0)
+
+    bonus = {id(s): _answer_bonus(s, kind, query, unit) for s in pool}
+    solo = best.score + _answer_bonus(best, kind, query, unit)
+    found: tuple[float, Scored, Scored] | None = None
+    for a in pool:
+        for b in pool:
+            if b.sentence.passage.source == a.sentence.passage.source or not _links(a, b):
+                continue
+            new = sum(w for t, w in b.gains.items() if t not in a.gains)
+            value = a.score + new + bonus[id(b)] + unit * _LINK_BONUS
+            if found is None or value > found[0]:
+                found = (value, a, b)
+    if found is None or found[0] < solo + _MIN_GAIN * unit:
+        return []
+    return [found[1], found[2]]
+
+
+# "Which is older, X or Y?", "Are both X and Y …?", "Are X and Y both …?": the two sides.
+_OR = re.compile(r"\s+or\s+", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_BOTH = re.compile(r"\bboth\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;:?]|\bboth\b", re.IGNORECASE)
+# A document is a compared thing's when its title's terms are mostly among that side's.
+_MIN_TITLE_SHARE = 0.5
+
+
+def compared_sides(query: str) -> tuple[str, str] | None:
+    """The two things a comparison question compares, as written, or None."""
+    splitter = _OR.search(query) or (_AND.search(query) if _BOTH.search(query) else None)
+    if splitter is None:
+        return None
+    left = _CLAUSE_END.split(query[: splitter.start()])[-1]
+    right = _CLAUSE_END.split(query[splitter.end() :])[0]
+    return (left, right) if left.strip() and right.strip() else None
+
+
+def compared_pair(query: str, kind: str, ranked: list[Scored]) -> list[Scored]:
+    """For a comparison, each compared thing's best sentence from its own document."""
+    sides = compared_sides(query)
+    if sides is None:
+        return []
+    pool = [s for s in ranked if _citable(s)]
+    unit = max((max(s.gains.values(), default=0.0) for s in pool[:1]), default=1.0) or 1.0
+    chosen = []
+    for side in sides:
+        source = _document_of(set(content_terms(side)), pool)
+        own = [s for s in pool if s.sentence.passage.source == source and s not in chosen]
+        if not own:
+            return []
+        chosen.append(
+            max(own, key=lambda s: s.score + _answer_bonus(s, kind, query, unit, _SIDE_LEAD_BONUS))
+        )
+    return chosen
+
+
+def _document_of(side: set[str], pool: list[Scored]) -> str | None:
+    """The source whose title is most made of the side's terms (the better ranked on ties)."""
+    best: tuple[float, str] | None = None
+    for s in pool:
+        core = _title_core(s.sentence.passage.title)
+        share = len(core & side) / len(core)
+        if share >= _MIN_TITLE_SHARE and (best is None or share > best[0]):
+            best = (share, s.sentence.passage.source)
+    return best[1] if best else None
+
+
+def _answer_bonus(
+    s: Scored, kind: str, query: str, unit: float, lead: float | None = None
+) -> float:
+    """What makes a sentence likely to hold the answer beyond the question's terms."""
+    kinded = _KIND_BONUS * holds_kind(kind, s.sentence.text, query) if kind else 0.0
+    return unit * (kinded + (_LEAD_BONUS if lead is None else lead) * _is_lead(s))
+
+
+def _citable(s: Scored) -> bool:
+    """A sentence of some words that is not its document's title line."""
+    text = s.sentence.text.strip()
+    return len(words(text)) >= _MIN_WORDS and text != s.sentence.passage.title.strip()
+
+
+def _is_lead(s: Scored) -> bool:
+    """Whether the sentence opens its document (its first of several words)."""
+    passage = s.sentence.passage
+    if passage.start != 0:
+        return False
+    return _lead_index(passage.text) == s.sentence.index
+
+
+@lru_cache(maxsize=4096)
+def _lead_index(text: str) -> int:
+    from rag.text import sentence_spans
+
+    for i, (a, b) in enumerate(sentence_spans(text)):
+        if len(words(text[a:b])) >= _MIN_WORDS:
+            return i
+    return -1
+
+
+def _links(a: Scored, b: Scored) -> bool:
+    """Whether one sentence names the other's document (by its title)."""
+    return (
+        _title_core(b.sentence.passage.title) <= a.sentence.terms
+        or _title_core(a.sentence.passage.title) <= b.sentence.terms
+    )
+
+
+@lru_cache(maxsize=1024)
+def _title_core(title: str) -> frozenset[str]:
+    core = frozenset(content_terms(re.sub(r"\(.*?\)", "", title)))
+    return core or frozenset({"\0"})
