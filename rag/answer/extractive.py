@@ -136,7 +136,9 @@ def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int)
     pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
     answers = [select(best, ranked, max_sentences)]
     if pair and max_sentences > 1:
-        answers.insert(0, select(best, ranked, max_sentences, pair))
+        # The best sentence stays when there is room: the pair may be a wrong turn.
+        start = pair if best in pair else [*pair, best][:max_sentences]
+        answers.insert(0, select(best, ranked, max_sentences, start))
     counted = content_terms(counted_noun(query))
     if not counted:
         return answers[0]

@@ -27,28 +27,64 @@ _LEAD_BONUS = 0.5
 _LINK_BONUS = 1.0
 _SIDE_LEAD_BONUS = 2.0
 # A pair replaces the best sentence's own follow-ups when it is worth this much more.
-_MIN_GAIN = 0.0
+_MIN_GAIN = 0.25
 
 
 def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list[Scored]:
-    """The best sentence's partner from another document, or [] when none adds enough."""
-    pool = [s for s in ranked[:_POOL] if _citable(s)]
+    """A bridge sentence and the sentence of the document it names (or that names its
+    document) that answer better together than the best sentence alone; else []."""
+    citable = [s for s in ranked if _citable(s)]
     unit = max(best.gains.values(), default=1.0)
-
-    bonus = {id(s): _answer_bonus(s, kind, query, unit) for s in pool}
+    named = _named_sources(citable)
     solo = best.score + _answer_bonus(best, kind, query, unit)
     found: tuple[float, Scored, Scored] | None = None
-    for a in pool:
-        for b in pool:
-            if b.sentence.passage.source == a.sentence.passage.source or not _links(a, b):
+    for a in citable[:_POOL]:
+        a_source = a.sentence.passage.source
+        for b in citable:
+            b_source = b.sentence.passage.source
+            if b_source not in named[id(a)] and a_source not in named[id(b)]:
                 continue
             new = sum(w for t, w in b.gains.items() if t not in a.gains)
-            value = a.score + new + bonus[id(b)] + unit * _LINK_BONUS
-            if found is None or value > found[0]:
-                found = (value, a, b)
+            value = a.score + new + unit * _LINK_BONUS
+            if found is None or value + unit * _KIND_BONUS + unit * _LEAD_BONUS > found[0]:
+                value += _answer_bonus(b, kind, query, unit)
+                if found is None or value > found[0]:
+                    found = (value, a, b)
     if found is None or found[0] < solo + _MIN_GAIN * unit:
         return []
     return [found[1], found[2]]
+
+
+def _named_sources(sentences: list[Scored]) -> dict[int, set[str]]:
+    """For each sentence, the other documents whose title it names (its words in a row)."""
+    titles = {s.sentence.passage.source: _title_words(s.sentence.passage.title) for s in sentences}
+    return {
+        id(s): {
+            source
+            for source, title in titles.items()
+            if source != s.sentence.passage.source
+            and any(form in _word_string(s.sentence.text) for form in title)
+        }
+        for s in sentences
+    }
+
+
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+@lru_cache(maxsize=4096)
+def _word_string(text: str) -> str:
+    """The text's words, lower-cased, possessives dropped, space-separated and padded."""
+    return " " + " ".join(_POSSESSIVE.sub("", w.lower()) for w in words(text)) + " "
+
+
+@lru_cache(maxsize=1024)
+def _title_words(title: str) -> tuple[str, ...]:
+    """How a text names a document: its title without the disambiguation in brackets, and
+    the part before a comma ("Dave Thomas (businessman)", "Waterford, New York")."""
+    name = re.sub(r"\(.*?\)", "", title)
+    forms = {_word_string(name), _word_string(name.split(",")[0])}
+    return tuple(f for f in forms if f.strip())
 
 
 # "Which is older, X or Y?", "Are both X and Y …?", "Are X and Y both …?": the two sides.
@@ -130,14 +166,6 @@ def _lead_index(text: str) -> int:
         if len(words(text[a:b])) >= _MIN_WORDS:
             return i
     return -1
-
-
-def _links(a: Scored, b: Scored) -> bool:
-    """Whether one sentence names the other's document (by its title)."""
-    return (
-        _title_core(b.sentence.passage.title) <= a.sentence.terms
-        or _title_core(a.sentence.passage.title) <= b.sentence.terms
-    )
 
 
 @lru_cache(maxsize=1024)

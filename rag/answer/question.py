@@ -8,7 +8,10 @@ from collections.abc import Collection
 
 from rag.text import stem, words
 
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b", re.IGNORECASE)
+# Lower-case, or opening the text: a capitalised "Not" inside is part of a title ("I Am Not Homer").
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b|^\s*(?:Not|Never|No|None|Nor|Without)\b"
+)
 _NUMBER_QUESTION = re.compile(
     r"^(?:.*\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|decade|century|"
     r"percentage|percent|number|amount|age|date)|in what year|which year)\b)",
@@ -75,7 +78,8 @@ def _without(sentence: str, question: str) -> str:
     return sentence
 
 
-_DIGITS = re.compile(r"\d+(?:[,.]\d+)*")
+# Thousands groups have three digits: "May 20,1908" is 20 and 1908, not 201908.
+_DIGITS = re.compile(r"\d+(?:,\d{3}(?!\d))*(?:\.\d+)*")
 
 
 def _numbers(text: str) -> set[str]:
