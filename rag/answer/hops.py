@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from rag.answer.question import holds_kind
 from rag.answer.ranking import Scored
-from rag.text import content_terms, words
+from rag.text import content_terms, sentence_spans, words
 
 # How many of the best sentences are paired, and the least length of one.
 _POOL = 40
@@ -151,19 +151,18 @@ def _citable(s: Scored) -> bool:
 
 
 def _is_lead(s: Scored) -> bool:
-    """Whether the sentence opens its document (its first of several words)."""
+    """Whether the sentence opens its document (its first of several words, past the title)."""
     passage = s.sentence.passage
     if passage.start != 0:
         return False
-    return _lead_index(passage.text) == s.sentence.index
+    return _lead_index(passage.text, passage.title) == s.sentence.index
 
 
 @lru_cache(maxsize=4096)
-def _lead_index(text: str) -> int:
-    from rag.text import sentence_spans
-
+def _lead_index(text: str, title: str) -> int:
     for i, (a, b) in enumerate(sentence_spans(text)):
-        if len(words(text[a:b])) >= _MIN_WORDS:
+        sentence = text[a:b].strip()
+        if len(words(sentence)) >= _MIN_WORDS and sentence != title.strip():
             return i
     return -1
 
