@@ -17,8 +17,16 @@ _NUMBER_QUESTION = re.compile(
     r"percentage|percent|number|amount|age|date)|in what year|which year)\b)",
     re.IGNORECASE,
 )
-_WHEN_QUESTION = re.compile(r"^(?:when|since when|until when)\b", re.IGNORECASE)
-_PERSON_QUESTION = re.compile(r"^(?:who|whom|whose)\b", re.IGNORECASE)
+_WHEN_QUESTION = re.compile(
+    r"^(?:when|since when|until when)\b|\b(?:what|which) month\b", re.IGNORECASE
+)
+_PERSON_QUESTION = re.compile(r"^(?:who|whom|whose)\b|\bby whom\b", re.IGNORECASE)
+# Where, or a place asked by its kind ("in what city", "which country"): a name answers.
+_PLACE_QUESTION = re.compile(
+    r"^where\b|\b(?:what|which) (?:city|country|state|town|county|continent|nation|"
+    r"region|province|island|village)\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozen|half|several)\b",
@@ -48,13 +56,14 @@ def is_negated(text: str) -> bool:
 
 
 def answer_kind(question: str) -> str:
-    """ "number", "date", "name" or "" (no kind checked), from the question's opening."""
+    """ "number", "date", "name" (a person or place) or "" (no kind checked), from the
+    question's wording."""
     q = question.strip()
     if _NUMBER_QUESTION.match(q):
         return "number"
     if _WHEN_QUESTION.match(q):
         return "date"
-    if _PERSON_QUESTION.match(q):
+    if _PERSON_QUESTION.search(q) or _PLACE_QUESTION.search(q):
         return "name"
     return ""
 
