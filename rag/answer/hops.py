@@ -101,9 +101,9 @@ def compared_sides(query: str) -> tuple[str, str] | None:
     splitter = _OR.search(query) or (_AND.search(query) if _BOTH.search(query) else None)
     if splitter is None:
         return None
-    left = _CLAUSE_END.split(query[: splitter.start()])[-1]
-    right = _CLAUSE_END.split(query[splitter.end() :])[0]
-    return (left, right) if left.strip() and right.strip() else None
+    left = _CLAUSE_END.split(query[: splitter.start()])[-1].strip()
+    right = _CLAUSE_END.split(query[splitter.end() :])[0].strip()
+    return (left, right) if left and right else None
 
 
 def compared_pair(query: str, kind: str, ranked: list[Scored]) -> list[Scored]:
