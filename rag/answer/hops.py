@@ -12,7 +12,9 @@ what its subject is, with full name and dates), and whether one names the other'
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import lru_cache
+from itertools import accumulate
 
 from rag.answer.question import holds_kind
 from rag.answer.ranking import Scored
@@ -36,20 +38,25 @@ def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list
     citable = [s for s in ranked if _citable(s)]
     unit = max(best.gains.values(), default=1.0)
     named = _named_sources(citable)
+    of_source: dict[str, list[Scored]] = {}
+    naming: dict[str, list[Scored]] = {}  # the sentences that name each document
+    for s in citable:
+        of_source.setdefault(s.sentence.passage.source, []).append(s)
+        for source in named[id(s)]:
+            naming.setdefault(source, []).append(s)
     solo = best.score + _answer_bonus(best, kind, query, unit)
+    bonus: dict[int, float] = {}
     found: tuple[float, Scored, Scored] | None = None
     for a in citable[:_POOL]:
-        a_source = a.sentence.passage.source
-        for b in citable:
-            b_source = b.sentence.passage.source
-            if b_source not in named[id(a)] and a_source not in named[id(b)]:
-                continue
+        partners = [b for source in named[id(a)] for b in of_source[source]]
+        partners += naming.get(a.sentence.passage.source, [])
+        for b in partners:
             new = sum(w for t, w in b.gains.items() if t not in a.gains)
-            value = a.score + new + unit * _LINK_BONUS
-            if found is None or value + unit * _KIND_BONUS + unit * _LEAD_BONUS > found[0]:
-                value += _answer_bonus(b, kind, query, unit)
-                if found is None or value > found[0]:
-                    found = (value, a, b)
+            if id(b) not in bonus:
+                bonus[id(b)] = _answer_bonus(b, kind, query, unit)
+            value = a.score + new + unit * _LINK_BONUS + bonus[id(b)]
+            if found is None or value > found[0]:
+                found = (value, a, b)
     if found is None or found[0] < solo + _MIN_GAIN * unit:
         return []
     return [found[1], found[2]]
@@ -58,15 +65,24 @@ def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list
 def _named_sources(sentences: list[Scored]) -> dict[int, set[str]]:
     """For each sentence, the other documents whose title it names (its words in a row)."""
     titles = {s.sentence.passage.source: _title_words(s.sentence.passage.title) for s in sentences}
-    return {
-        id(s): {
-            source
-            for source, title in titles.items()
-            if source != s.sentence.passage.source
-            and any(form in _word_string(s.sentence.text) for form in title)
-        }
-        for s in sentences
-    }
+    texts = [_word_string(s.sentence.text) for s in sentences]
+    # One search per title form over all sentences at once, each match mapped to its sentence.
+    joined = "".join(texts)
+    starts = list(accumulate((len(t) for t in texts[:-1]), initial=0))
+    named: dict[int, set[str]] = {id(s): set() for s in sentences}
+    for source, forms in titles.items():
+        for form in forms:
+            at = joined.find(form)
+            while at >= 0:
+                i = bisect_right(starts, at) - 1
+                s = sentences[i]
+                if (
+                    at + len(form) <= starts[i] + len(texts[i])
+                    and s.sentence.passage.source != source
+                ):
+                    named[id(s)].add(source)
+                at = joined.find(form, at + 1)
+    return named
 
 
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -146,8 +162,13 @@ def _answer_bonus(
 
 def _citable(s: Scored) -> bool:
     """A sentence of some words that is not its document's title line."""
-    text = s.sentence.text.strip()
-    return len(words(text)) >= _MIN_WORDS and text != s.sentence.passage.title.strip()
+    return _citable_text(s.sentence.text, s.sentence.passage.title)
+
+
+@lru_cache(maxsize=16384)
+def _citable_text(text: str, title: str) -> bool:
+    text = text.strip()
+    return len(words(text)) >= _MIN_WORDS and text != title.strip()
 
 
 def _is_lead(s: Scored) -> bool:
