@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.citations import cite, in_document_order, spans
-from rag.answer.hops import best_pair, compared_pair
+from rag.answer.hops import best_pair, compared_pair, lead_of
 from rag.answer.matching import Sentence, name_spelling, split_sentences
 from rag.answer.question import (
     answer_kind,
@@ -133,11 +133,16 @@ def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int)
     to) when they answer better together; else the best sentence and those adding to it.
     """
     kind = answer_kind(query)
-    pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
     answers = [select(best, ranked, max_sentences)]
-    if pair and max_sentences > 1:
-        # The best sentence stays when there is room: the pair may be a wrong turn.
-        start = pair if best in pair else [*pair, best][:max_sentences]
+    pair = []
+    if max_sentences > 1:
+        pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
+    if pair:
+        # The best sentence stays when there is room (the pair may be a wrong turn), then
+        # the opening of the answer's document, which names its subject in full.
+        lead = lead_of(pair[-1], ranked)
+        extra = [s for s in (best, lead) if s is not None and s not in pair]
+        start = [*pair, *extra][:max_sentences]
         answers.insert(0, select(best, ranked, max_sentences, start))
     counted = content_terms(counted_noun(query))
     if not counted:

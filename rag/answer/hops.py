@@ -171,6 +171,13 @@ def _citable_text(text: str, title: str) -> bool:
     return len(words(text)) >= _MIN_WORDS and text != title.strip()
 
 
+def lead_of(s: Scored, ranked: list[Scored]) -> Scored | None:
+    """The opening sentence of the sentence's document, if retrieved: where a document says
+    who or what its subject is (a full name, dates, a place's country)."""
+    source = s.sentence.passage.source
+    return next((r for r in ranked if r.sentence.passage.source == source and _is_lead(r)), None)
+
+
 def _is_lead(s: Scored) -> bool:
     """Whether the sentence opens its document (its first of several words, past the title)."""
     passage = s.sentence.passage
