@@ -27,7 +27,7 @@ from rag.answer.question import (
 from rag.answer.quotes import quotes_by
 from rag.answer.ranking import Scored, best_of_kind, rank, select, wanted_terms
 from rag.prompts import load_prompt
-from rag.text import content_terms, names_in, stem
+from rag.text import content_terms, names_in, stem, stopwords
 from rag.types import Citation, Passage
 
 
@@ -73,7 +73,8 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
     A full name absent ("Emmanuel Macron"), or every name absent; a lone capitalised word
     may be an adjective the text paraphrases ("Northern European").
     """
-    names = names_in(query)
+    # A title's capitalised function words ("Anastasia on Her Own") are no names.
+    names = [n for n in names_in(query) if n.lower() not in stopwords()]
     if not names:
         return []
     vocabulary = frozenset(t for s in split_sentences(passages) for t in s.terms)

@@ -96,12 +96,21 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").removeprefix("0.") for n in _DIGITS.findall(text)}
 
 
+# "over 100 years", "about 40 people": a bound or an estimate, not a figure to find as such.
+_APPROXIMATE = re.compile(
+    r"\b(?:over|more than|less than|fewer than|about|around|nearly|almost|at least|"
+    r"at most|roughly|approximately|some)\s+\d[\d,.]*",
+    re.IGNORECASE,
+)
+
+
 def numbers_missing(question: str, text: str) -> list[str]:
     """The numbers the question states ("in the 1930's", "10th century") that the text lacks.
 
     Digits only: number words ("one problem", "two resources") are often not quantities.
+    Approximate ones ("over 100 years") are not asked to be found as written.
     """
-    return sorted(_numbers(question) - _numbers(text))
+    return sorted(_numbers(_APPROXIMATE.sub(" ", question)) - _numbers(text))
 
 
 # Prefixes that turn a word into its opposite (unsuccessful, dislike, non-violent), and
