@@ -47,9 +47,12 @@ def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list
     solo = best.score + _answer_bonus(best, kind, query, unit)
     bonus: dict[int, float] = {}
     found: tuple[float, Scored, Scored] | None = None
+    position = {id(s): i for i, s in enumerate(citable)}
     for a in citable[:_POOL]:
-        partners = [b for source in named[id(a)] for b in of_source[source]]
-        partners += naming.get(a.sentence.passage.source, [])
+        linked = [b for source in named[id(a)] for b in of_source[source]]
+        linked += naming.get(a.sentence.passage.source, [])
+        # Best ranked first, so that ties go the same way whatever the set order.
+        partners = sorted({id(b): b for b in linked}.values(), key=lambda b: position[id(b)])
         for b in partners:
             new = sum(w for t, w in b.gains.items() if t not in a.gains)
             if id(b) not in bonus:
