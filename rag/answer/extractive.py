@@ -133,22 +133,22 @@ def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int)
     Two documents' sentences (a comparison's two sides, or a bridge and the fact it leads
     to) when they answer better together; else the best sentence and those adding to it.
     """
-    kind = answer_kind(query)
-    answers = [select(best, ranked, max_sentences)]
-    pair = []
-    if max_sentences > 1:
-        pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
-    if pair:
-        # The best sentence stays when there is room (the pair may be a wrong turn), then
-        # the opening of the answer's document, which names its subject in full.
-        lead = lead_of(pair[-1], ranked)
-        extra = [s for s in (best, lead) if s is not None and s not in pair]
-        start = [*pair, *extra][:max_sentences]
-        answers.insert(0, select(best, ranked, max_sentences, start))
     counted = content_terms(counted_noun(query))
-    if not counted:
-        return answers[0]
-    return next((a for a in answers if any(_counts(s, counted, query) for s in a)), [])
+    if max_sentences > 1:
+        kind = answer_kind(query)
+        pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
+        if pair:
+            # The best sentence stays when there is room (the pair may be a wrong turn),
+            # then the opening of the answer's document, which names its subject in full.
+            lead = lead_of(pair[-1], ranked)
+            extra = [s for s in (best, lead) if s is not None and s not in pair]
+            chosen = select(best, ranked, max_sentences, [*pair, *extra][:max_sentences])
+            if not counted or any(_counts(s, counted, query) for s in chosen):
+                return chosen
+    chosen = select(best, ranked, max_sentences)
+    if not counted or any(_counts(s, counted, query) for s in chosen):
+        return chosen
+    return []
 
 
 def _counts(sentence: Sentence, counted: list[str], query: str) -> bool:

@@ -16,9 +16,11 @@ from bisect import bisect_right
 from functools import lru_cache
 from itertools import accumulate
 
+from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
 from rag.answer.ranking import Scored
-from rag.text import content_terms, sentence_spans, words
+from rag.text import content_terms, words
+from rag.types import Passage
 
 # How many of the best sentences are paired, and the least length of one.
 _POOL = 40
@@ -186,16 +188,13 @@ def _is_lead(s: Scored) -> bool:
     passage = s.sentence.passage
     if passage.start != 0:
         return False
-    return _lead_index(passage.text, passage.title) == s.sentence.index
+    return _lead_index(passage) == s.sentence.index
 
 
 @lru_cache(maxsize=4096)
-def _lead_index(text: str, title: str) -> int:
-    for i, (a, b) in enumerate(sentence_spans(text)):
-        sentence = text[a:b].strip()
-        if len(words(sentence)) >= _MIN_WORDS and sentence != title.strip():
-            return i
-    return -1
+def _lead_index(passage: Passage) -> int:
+    sentences = split_sentences([passage])  # split as the ranking split it (cached by text)
+    return next((x.index for x in sentences if _citable_text(x.text, passage.title)), -1)
 
 
 @lru_cache(maxsize=1024)
