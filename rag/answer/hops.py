@@ -18,7 +18,7 @@ from itertools import accumulate
 
 from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
-from rag.answer.ranking import Scored
+from rag.answer.ranking import Scored, title_core
 from rag.text import content_terms, words
 from rag.types import Passage
 
@@ -133,7 +133,7 @@ def compared_pair(query: str, kind: str, ranked: list[Scored]) -> list[Scored]:
     if sides is None:
         return []
     pool = [s for s in ranked if _citable(s)]
-    unit = max((max(s.gains.values(), default=0.0) for s in pool[:1]), default=1.0) or 1.0
+    unit = (max(pool[0].gains.values(), default=0.0) if pool else 0.0) or 1.0
     chosen = []
     for side in sides:
         source = _document_of(set(content_terms(side)), pool)
@@ -150,7 +150,7 @@ def _document_of(side: set[str], pool: list[Scored]) -> str | None:
     """The source whose title is most made of the side's terms (the better ranked on ties)."""
     best: tuple[float, str] | None = None
     for s in pool:
-        core = _title_core(s.sentence.passage.title)
+        core = title_core(s.sentence.passage.title)
         share = len(core & side) / len(core)
         if share >= _MIN_TITLE_SHARE and (best is None or share > best[0]):
             best = (share, s.sentence.passage.source)
@@ -195,9 +195,3 @@ def _is_lead(s: Scored) -> bool:
 def _lead_index(passage: Passage) -> int:
     sentences = split_sentences([passage])  # split as the ranking split it (cached by text)
     return next((x.index for x in sentences if _citable_text(x.text, passage.title)), -1)
-
-
-@lru_cache(maxsize=1024)
-def _title_core(title: str) -> frozenset[str]:
-    core = frozenset(content_terms(re.sub(r"\(.*?\)", "", title)))
-    return core or frozenset({"\0"})

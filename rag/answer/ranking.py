@@ -120,14 +120,14 @@ def _added_value(candidate: Scored, chosen: list[Scored], top_gain: float) -> fl
     named = frozenset(t for c in chosen for t in c.sentence.terms)
     titles = {c.sentence.passage.title for c in chosen}
     hop = candidate.sentence.passage.title not in titles and (
-        _title_core(candidate.sentence.passage.title) <= named
-        or any(_title_core(t) <= candidate.sentence.terms for t in titles)
+        title_core(candidate.sentence.passage.title) <= named
+        or any(title_core(t) <= candidate.sentence.terms for t in titles)
     )
     return new + _HOP_WEIGHT * top_gain * hop + _RESCORE_WEIGHT * candidate.score
 
 
 @lru_cache(maxsize=1024)
-def _title_core(title: str) -> frozenset[str]:
-    # "Dave Thomas (businessman)": the name without its disambiguation; never empty.
+def title_core(title: str) -> frozenset[str]:
+    """A title's terms without its disambiguation ("Dave Thomas (businessman)"); never empty."""
     core = frozenset(content_terms(re.sub(r"\(.*?\)", "", title)))
     return core or frozenset({"\0"})
