@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.citations import cite, in_document_order, spans
+from rag.answer.hops import best_pair, compared_pair, lead_of
 from rag.answer.matching import Sentence, name_spelling, split_sentences
 from rag.answer.question import (
+    answer_kind,
     counted_noun,
     holds_kind,
     is_negated,
@@ -23,9 +25,9 @@ from rag.answer.question import (
     opposite_in,
 )
 from rag.answer.quotes import quotes_by
-from rag.answer.ranking import best_of_kind, rank, select, wanted_terms
+from rag.answer.ranking import Scored, best_of_kind, rank, select, wanted_terms
 from rag.prompts import load_prompt
-from rag.text import content_terms, names_in, stem
+from rag.text import content_terms, names_in, stem, stopwords
 from rag.types import Citation, Passage
 
 
@@ -71,7 +73,8 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
     A full name absent ("Emmanuel Macron"), or every name absent; a lone capitalised word
     may be an adjective the text paraphrases ("Northern European").
     """
-    names = names_in(query)
+    # A title's capitalised function words ("Anastasia on Her Own") are no names.
+    names = [n for n in names_in(query) if n.lower() not in stopwords()]
     if not names:
         return []
     vocabulary = frozenset(t for s in split_sentences(passages) for t in s.terms)
@@ -117,12 +120,35 @@ def synthesize(
     if best.coverage < min_coverage:
         absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
         return refusal(f"The best passages do not mention {absent}.")
-    chosen = select(best, ranked, max_sentences)
-    counted = content_terms(counted_noun(query))
-    if counted and not any(_counts(s, counted, query) for s in chosen):
+    chosen = _compose(query, best, ranked, max_sentences)
+    if not chosen:
         return refusal(f"The passages give no count of “{counted_noun(query)}”.")
-    text, citations = cite(in_document_order(best.sentence, chosen))
+    text, citations = cite(in_document_order(chosen[0], chosen[1:]))
     return Synthesis(text=text, citations=citations, refused=False)
+
+
+def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int) -> list[Sentence]:
+    """The answer's sentences, first the one to lead with; [] when "how many" gets no count.
+
+    Two documents' sentences (a comparison's two sides, or a bridge and the fact it leads
+    to) when they answer better together; else the best sentence and those adding to it.
+    """
+    counted = content_terms(counted_noun(query))
+    if max_sentences > 1:
+        kind = answer_kind(query)
+        pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
+        if pair:
+            # The best sentence stays when there is room (the pair may be a wrong turn),
+            # then the opening of the answer's document, which names its subject in full.
+            lead = lead_of(pair[-1], ranked)
+            extra = [s for s in (best, lead) if s is not None and s not in pair]
+            chosen = select(best, ranked, max_sentences, [*pair, *extra][:max_sentences])
+            if not counted or any(_counts(s, counted, query) for s in chosen):
+                return chosen
+    chosen = select(best, ranked, max_sentences)
+    if not counted or any(_counts(s, counted, query) for s in chosen):
+        return chosen
+    return []
 
 
 def _counts(sentence: Sentence, counted: list[str], query: str) -> bool:

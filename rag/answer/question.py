@@ -8,14 +8,25 @@ from collections.abc import Collection
 
 from rag.text import stem, words
 
-_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b", re.IGNORECASE)
+# Lower-case, or opening the text: a capitalised "Not" inside is part of a title ("I Am Not Homer").
+_NEGATION = re.compile(
+    r"\b(?:not|never|no|none|nor|without)\b|n['’]t\b|^\s*(?:Not|Never|No|None|Nor|Without)\b"
+)
 _NUMBER_QUESTION = re.compile(
     r"^(?:.*\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|decade|century|"
     r"percentage|percent|number|amount|age|date)|in what year|which year)\b)",
     re.IGNORECASE,
 )
-_WHEN_QUESTION = re.compile(r"^(?:when|since when|until when)\b", re.IGNORECASE)
-_PERSON_QUESTION = re.compile(r"^(?:who|whom|whose)\b", re.IGNORECASE)
+_WHEN_QUESTION = re.compile(
+    r"^(?:when|since when|until when)\b|\b(?:what|which) month\b", re.IGNORECASE
+)
+_PERSON_QUESTION = re.compile(r"^(?:who|whom|whose)\b|\bby whom\b", re.IGNORECASE)
+# Where, or a place asked by its kind ("in what city", "which country"): a name answers.
+_PLACE_QUESTION = re.compile(
+    r"^where\b|\b(?:what|which) (?:city|country|state|town|county|continent|nation|"
+    r"region|province|island|village)\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozen|half|several)\b",
@@ -45,13 +56,14 @@ def is_negated(text: str) -> bool:
 
 
 def answer_kind(question: str) -> str:
-    """ "number", "date", "name" or "" (no kind checked), from the question's opening."""
+    """ "number", "date", "name" (a person or place) or "" (no kind checked), from the
+    question's wording."""
     q = question.strip()
     if _NUMBER_QUESTION.match(q):
         return "number"
     if _WHEN_QUESTION.match(q):
         return "date"
-    if _PERSON_QUESTION.match(q):
+    if _PERSON_QUESTION.search(q) or _PLACE_QUESTION.search(q):
         return "name"
     return ""
 
@@ -75,7 +87,8 @@ def _without(sentence: str, question: str) -> str:
     return sentence
 
 
-_DIGITS = re.compile(r"\d+(?:[,.]\d+)*")
+# Thousands groups have three digits: "May 20,1908" is 20 and 1908, not 201908.
+_DIGITS = re.compile(r"\d+(?:,\d{3}(?!\d))*(?:\.\d+)*")
 
 
 def _numbers(text: str) -> set[str]:
@@ -83,12 +96,21 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").removeprefix("0.") for n in _DIGITS.findall(text)}
 
 
+# "over 100 years", "about 40 people": a bound or an estimate, not a figure to find as such.
+_APPROXIMATE = re.compile(
+    r"\b(?:over|more than|less than|fewer than|about|around|nearly|almost|at least|"
+    r"at most|roughly|approximately|some)\s+\d[\d,.]*",
+    re.IGNORECASE,
+)
+
+
 def numbers_missing(question: str, text: str) -> list[str]:
     """The numbers the question states ("in the 1930's", "10th century") that the text lacks.
 
     Digits only: number words ("one problem", "two resources") are often not quantities.
+    Approximate ones ("over 100 years") are not asked to be found as written.
     """
-    return sorted(_numbers(question) - _numbers(text))
+    return sorted(_numbers(_APPROXIMATE.sub(" ", question)) - _numbers(text))
 
 
 # Prefixes that turn a word into its opposite (unsuccessful, dislike, non-violent), and

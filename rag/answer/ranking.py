@@ -90,13 +90,15 @@ def best_of_kind(query: str, ranked: list[Scored]) -> Scored:
     return next((s for s in close if holds_kind(kind, s.sentence.text, query)), ranked[0])
 
 
-def select(best: Scored, ranked: list[Scored], max_sentences: int) -> list[Sentence]:
+def select(
+    best: Scored, ranked: list[Scored], max_sentences: int, start: list[Scored] | None = None
+) -> list[Sentence]:
     """The best sentence, then those adding most: question terms not yet covered, or a hop.
 
     A hop is a sentence from another document whose title the chosen sentences name (or
     that names theirs): the second half of a two-document (bridge) answer.
     """
-    chosen = [best]
+    chosen = list(start or [best])
     top_gain = max(best.gains.values(), default=1.0)
     candidates = [s for s in ranked[:_CANDIDATES] if len(words(s.sentence.text)) >= _MIN_WORDS]
     while len(chosen) < max_sentences:
@@ -118,14 +120,14 @@ def _added_value(candidate: Scored, chosen: list[Scored], top_gain: float) -> fl
     named = frozenset(t for c in chosen for t in c.sentence.terms)
     titles = {c.sentence.passage.title for c in chosen}
     hop = candidate.sentence.passage.title not in titles and (
-        _title_core(candidate.sentence.passage.title) <= named
-        or any(_title_core(t) <= candidate.sentence.terms for t in titles)
+        title_core(candidate.sentence.passage.title) <= named
+        or any(title_core(t) <= candidate.sentence.terms for t in titles)
     )
     return new + _HOP_WEIGHT * top_gain * hop + _RESCORE_WEIGHT * candidate.score
 
 
 @lru_cache(maxsize=1024)
-def _title_core(title: str) -> frozenset[str]:
-    # "Dave Thomas (businessman)": the name without its disambiguation; never empty.
+def title_core(title: str) -> frozenset[str]:
+    """A title's terms without its disambiguation ("Dave Thomas (businessman)"); never empty."""
     core = frozenset(content_terms(re.sub(r"\(.*?\)", "", title)))
     return core or frozenset({"\0"})
