@@ -7,7 +7,7 @@ under the data dir by fingerprint, which holds the chunk settings, like any eval
 then ranks the dev questions with the default retriever of `Settings`. `--grid` settings
 run on every set and are also chosen by 5-fold cross-validation (the folds of
 `evals.ablation`): each fold is scored with the setting that is best on the other four.
-`--screen` settings run on the first set only (squad-v2: a hotpotqa re-embed takes ~10
+`--screen` settings run on the first set only (squad-v2: a hotpotqa re-embed takes ~7
 minutes per setting on 2 cores). Writes retrieval-chunking.md and retrieval-chunking.json.
 """
 
