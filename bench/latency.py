@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +60,17 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     policy = VectorIndexPolicy.from_settings(Settings())
     corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2", policy)
     spans, sentence_vectors = {}, {}
+    # The pool's sentences read once: its store reads them from disk on each lookup.
+    pool_spans = {n.node_id: pool.sentences.spans[n.node_id] for n in real}
+    pool_vectors = {n.node_id: pool.sentences.vectors[n.node_id] for n in real}
 
     def copy_of(i: int) -> TextNode:
         src, copy = real[i % len(real)], i // len(real)
         doc = src.ref_doc_id or src.node_id
         node_id = src.node_id if copy == 0 else f"{src.node_id}-copy{copy}"
         title = src.metadata.get("title", "")
-        sentences = pool.sentences.vectors[src.node_id]
-        spans[node_id] = pool.sentences.spans[src.node_id]
+        sentences = pool_vectors[src.node_id]
+        spans[node_id] = pool_spans[src.node_id]
         sentence_vectors[node_id] = (
             sentences
             if copy == 0 or not len(sentences)
@@ -163,15 +168,19 @@ def serve(data_dir: Path, count: int) -> dict:
     }
 
 
-def measure(pool_dir: Path, size: int, count: int) -> dict:
-    """Build and persist in this process, then load and ask in a fresh one (`serve`)."""
+def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> dict:
+    """Build and persist in this process, then load and ask in a fresh one (`serve`).
+
+    `keep`: persist into this data dir and leave it there (to `--serve` it again later),
+    instead of a temporary one.
+    """
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
     pool = pool_engine._load_index()
     started = time.perf_counter()
     corpus, real = build(pool, size)
     build_s = time.perf_counter() - started
     del pool, pool_engine
-    with tempfile.TemporaryDirectory() as data_dir:
+    with _data_dir(keep) as data_dir:
         index_dir = Settings(data_dir=Path(data_dir)).index_dir
         started = time.perf_counter()
         corpus.persist(index_dir)
@@ -199,19 +208,33 @@ def measure(pool_dir: Path, size: int, count: int) -> dict:
     } | json.loads(serving.stdout.strip().splitlines()[-1])
 
 
+@contextmanager
+def _data_dir(keep: Path | None) -> Iterator[str]:
+    """A temporary data dir, or `keep` (created, and left in place)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory() as data_dir:
+            yield data_dir
+        return
+    if keep.exists() and any(keep.iterdir()):
+        raise SystemExit(f"--keep {keep}: not empty; remove it or name another folder")
+    keep.mkdir(parents=True, exist_ok=True)
+    yield str(keep)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pool", type=Path, help="A data dir with a real index.")
     parser.add_argument("--size", type=int)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--serve", type=Path, help="Only load this data dir's index and ask.")
+    parser.add_argument("--keep", type=Path, help="Persist into this data dir and keep it.")
     args = parser.parse_args()
     if args.serve:
         print(json.dumps(serve(args.serve, args.questions)))
         return
     if args.pool is None or args.size is None:
         parser.error("--pool and --size are required (unless --serve)")
-    result = measure(args.pool, args.size, args.questions)
+    result = measure(args.pool, args.size, args.questions, args.keep)
     print(write_json(f"latency_{args.size}", result))
 
 

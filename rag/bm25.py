@@ -1,5 +1,9 @@
 """BM25 over the chunks and over their sentences: built at ingest, persisted, memory-mapped.
 
+Built a batch of chunks at a time (`Bm25Builder`), keeping only their token ids: llama-index's
+BM25Retriever.from_defaults takes every node at once, ~10 GiB of nodes and token lists at 1M
+chunks. The tokens and scores are those it makes (bm25s, English stopwords and stemmer).
+
 Built from the chunks when the index is written (rag.lexical), saved with bm25s beside it
 and memory-mapped when it is loaded, so a load reads it instead of rebuilding it from every
 chunk (~52 s at 100k chunks on 2 cores). An index changed in memory and not yet persisted
@@ -9,14 +13,15 @@ builds it again, so it can never disagree with FAISS and the docstore.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import Stemmer
-from llama_index.core.schema import BaseNode
+from llama_index.core.schema import BaseNode, MetadataMode
 
 from rag.imports import without_optional
+from rag.packed import DiskArray
 from rag.sentences import SentenceStore, sentence_texts
 
 # bm25s imports scipy.sparse if it can, for a CSC backend it does not use by default (nor
@@ -42,32 +47,6 @@ class Bm25Scorer:
         self._chunks = chunks
         self._sentences = sentences
         self._sentence_owner = sentence_owner
-
-    @classmethod
-    def build(
-        cls, nodes: Sequence[BaseNode], sentences: SentenceStore
-    ) -> tuple[Bm25Scorer, list[str]]:
-        """The scorer over `nodes`, and the chunk ids in the order its scores come in."""
-        # llama-index's retriever builds the chunk index (title + text, stemmed, no
-        # stopwords); we read all its scores instead of its top k, because fusion and the
-        # second hop need the scores of chunks outside BM25's own top k.
-        chunks = BM25Retriever.from_defaults(nodes=list(nodes), stemmer=Stemmer.Stemmer("english"))
-        chunk_ids = [entry["node_id"] for entry in chunks.corpus]
-        position = {chunk_id: i for i, chunk_id in enumerate(chunk_ids)}
-        texts: list[str] = []
-        owners: list[int] = []
-        for node in nodes:
-            spans = sentences.spans.get(node.node_id, [])
-            texts += sentence_texts(node.metadata.get("title", ""), node.get_content(), spans)
-            owners += [position[node.node_id]] * len(spans)
-        sentence_index = None
-        if texts:
-            sentence_index = bm25s.BM25()
-            tokens = bm25s.tokenize(
-                texts, stopwords="en", stemmer=chunks.stemmer, show_progress=False
-            )
-            sentence_index.index(tokens, show_progress=False)
-        return cls(chunks, sentence_index, np.array(owners, dtype=np.int64)), chunk_ids
 
     def save(self, folder: Path) -> None:
         """The two bm25s indexes and the sentences' chunks, without the corpus (the docstore
@@ -111,11 +90,99 @@ class Bm25Scorer:
 
 
 def _load_mapped(folder: Path) -> bm25s.BM25:
-    """A saved bm25s index with its score arrays mapped read-only, as plain ndarrays
-    (np.memmap's subclass hooks would run on every array a query computes from them)."""
+    """A saved bm25s index whose postings are read from disk per query token.
+
+    bm25s's scoring reads a token's postings as `data[start:end]` and `indices[start:end]`;
+    those two arrays (nearly all of the index) are DiskArrays, which read just that slice:
+    memory-mapped, the pages a query touches stayed in the process (at 1M chunks most of
+    the 1.2 GiB after a few hundred questions). `indptr` (one entry per token) stays mapped,
+    as a plain ndarray (np.memmap's subclass hooks would run on every array computed from it).
+    """
     index = bm25s.BM25.load(str(folder), mmap=True)
     index.scores = {
         key: np.asarray(value) if isinstance(value, np.ndarray) else value
         for key, value in index.scores.items()
     }
+    # bm25s 0.3's file names (pinned in pyproject.toml; its `load` takes them as defaults).
+    index.scores["data"] = DiskArray(folder / "data.csc.index.npy")
+    index.scores["indices"] = DiskArray(folder / "indices.csc.index.npy")
     return index
+
+
+class _TokenIds:
+    """Documents' token ids over one vocabulary, stored flat: what `bm25s.BM25.index` reads
+    as its `ids` and `vocab` (a Python list per document is made only while it is read)."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._parts: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        self._flat = np.zeros(0, np.int32)
+        self._offsets = np.zeros(1, np.int64)
+
+    def add(self, texts: list[str], stemmer: Stemmer.Stemmer) -> None:
+        """Tokenize as BM25Retriever does, renumbered from the batch's vocabulary to ours."""
+        batch = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+        ours = np.zeros(len(batch.vocab), np.int32)
+        for token, local in batch.vocab.items():
+            ours[local] = self.vocab.setdefault(token, len(self.vocab))
+        self._parts += [ours[np.asarray(doc, np.int64)] for doc in batch.ids if doc]
+        self._lengths.append(np.fromiter(map(len, batch.ids), np.int64, len(batch.ids)))
+
+    def index(self) -> bm25s.BM25:
+        self._flat = np.concatenate(self._parts) if self._parts else self._flat
+        self._offsets = np.concatenate([[0], np.cumsum(np.concatenate(self._lengths))])
+        self._parts = []
+        built = bm25s.BM25()
+        built.index(self, show_progress=False)
+        self._flat = np.zeros(0, np.int32)
+        return built
+
+    @property
+    def ids(self) -> _TokenIds:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __iter__(self) -> Iterator[list[int]]:
+        bounds = self._offsets.tolist()
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            yield self._flat[start:stop].tolist()
+
+
+class Bm25Builder:
+    """The scorer built from the chunks given a batch at a time, in the order given."""
+
+    def __init__(self, sentences: SentenceStore) -> None:
+        self._sentences = sentences
+        self._stemmer = Stemmer.Stemmer("english")
+        self._chunk_tokens = _TokenIds()
+        self._sentence_tokens = _TokenIds()
+        self._owners: list[np.ndarray] = []
+        self.chunk_ids: list[str] = []
+
+    def add(self, nodes: Sequence[BaseNode]) -> None:
+        # llama-index's retriever indexes the chunk with its metadata header (title); we read
+        # all its scores instead of its top k, because fusion and the second hop need the
+        # scores of chunks outside BM25's own top k.
+        texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+        self._chunk_tokens.add(texts, self._stemmer)
+        sentence_texts_: list[str] = []
+        for node in nodes:
+            spans = self._sentences.spans.get(node.node_id, [])
+            title = node.metadata.get("title", "")
+            sentence_texts_ += sentence_texts(title, node.get_content(), spans)
+            self._owners.append(np.full(len(spans), len(self.chunk_ids), np.int64))
+            self.chunk_ids.append(node.node_id)
+        if sentence_texts_:
+            self._sentence_tokens.add(sentence_texts_, self._stemmer)
+
+    def finish(self) -> Bm25Scorer | None:
+        """The scorer (None: no chunks were added)."""
+        if not self.chunk_ids:
+            return None
+        chunks = BM25Retriever(existing_bm25=self._chunk_tokens.index(), stemmer=self._stemmer)
+        owners = np.concatenate(self._owners)
+        sentences = self._sentence_tokens.index() if len(owners) else None
+        return Bm25Scorer(chunks, sentences, owners)

@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     index_kind: Literal["auto", "flat", "ivf"] = Field(
         "auto",
         description="FAISS index of the chunk vectors: `flat` (exact), `ivf` (approximate; "
-        "trained on the chunks), or `auto`: flat below `index_threshold` chunks, IVF from it.",
+        "trained on the chunks, float16 vectors), or `auto`: flat below `index_threshold` "
+        "chunks, IVF from it.",
     )
     index_threshold: int = Field(
         100_000, ge=1, description="Chunks from which `index_kind=auto` switches to IVF."

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,11 @@ logger = logging.getLogger(__name__)
 
 # 2: sentence vectors and spans stored beside the chunks (rag.sentences).
 # 3: chunks in docstore.sqlite (rag.docstore), not docstore.json.
-FORMAT_VERSION = 3
+# 4: sentence spans as arrays (rag.packed), not sentence_spans.json; format 3 still loads.
+FORMAT_VERSION = 4
+_READABLE_FORMATS = (3, 4)
 _META_FILE = "rag_index.json"
+_ID_MAP_FILE = "id_map.json"  # llama-index's FaissMapVectorStore writes it
 
 
 class _FaissIdMapStore(FaissMapVectorStore):
@@ -77,6 +81,23 @@ class _FaissIdMapStore(FaissMapVectorStore):
             self._node_id_to_faiss_id_map[node.node_id] = faiss_id
             self._faiss_id_to_node_id_map[faiss_id] = node.node_id
         return [node.node_id for node in nodes]
+
+    @classmethod
+    def from_persist_path(cls, persist_path: str, fs: Any = None) -> _FaissIdMapStore:
+        """llama-index's, with one string per node id: its two maps each held a copy (and
+        the parsed file a third while both were built: ~0.3 GiB at 1M chunks)."""
+        store = cls(faiss_index=faiss.read_index(persist_path))
+        id_map = json.loads((Path(persist_path).parent / _ID_MAP_FILE).read_text())
+        # Interned: the index struct and the lexical index hold the same ids (rag.lexical).
+        to_faiss = {
+            sys.intern(node_id): int(i) for node_id, i in id_map["node_id_to_faiss_id_map"].items()
+        }
+        if len(id_map.pop("faiss_id_to_node_id_map")) != len(to_faiss):
+            raise ValueError(f"{_ID_MAP_FILE}: its two maps differ in size")
+        del id_map
+        store._node_id_to_faiss_id_map = to_faiss
+        store._faiss_id_to_node_id_map = {i: node_id for node_id, i in to_faiss.items()}
+        return store
 
     @property
     def node_ids(self) -> set[str]:
@@ -168,10 +189,10 @@ class CorpusIndex:
         except ValueError as err:
             raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
         # Checked before the other files: an older format's files are not this one's.
-        if meta.get("format") != FORMAT_VERSION and meta.get("embed_model") == model_name:
+        if meta.get("format") not in _READABLE_FORMATS and meta.get("embed_model") == model_name:
             raise IndexCorruptError(
                 f"The index in {index_dir} was written in format {meta.get('format')}; this "
-                f"version reads format {FORMAT_VERSION}. {rebuild}"
+                f"version reads format {_READABLE_FORMATS[0]} to {FORMAT_VERSION}. {rebuild}"
             )
         if meta.get("embed_model") != model_name:
             raise IndexCorruptError(
@@ -374,7 +395,7 @@ class CorpusIndex:
         self._lexical = self.lexical_index()
         self._lexical.save(tmp)
         # Written last: its presence marks a complete index.
-        (tmp / _META_FILE).write_text(json.dumps(self._meta, indent=2))
+        (tmp / _META_FILE).write_text(json.dumps(self._meta | {"format": FORMAT_VERSION}, indent=2))
         shutil.rmtree(old, ignore_errors=True)
         if index_dir.exists():
             index_dir.rename(old)

@@ -30,11 +30,15 @@ class TitleLinker:
     def __init__(self, titles: Iterable[tuple[str, str]]) -> None:
         """`titles`: (doc_id, title) pairs; titles of stopwords only ("The Who") are skipped."""
         stopwords = set(english_stopwords())
-        self._docs: dict[str, set[str]] = {}
+        named: dict[str, list[str]] = {}
         for doc_id, title in titles:
             key = title_key(title)
             if len(key) >= _MIN_KEY_CHARS and not all(w in stopwords for w in key.split()):
-                self._docs.setdefault(key, set()).add(doc_id)
+                named.setdefault(key, []).append(doc_id)
+        # Kept as tuples, not sets: most titles name one document (a set is 216 bytes, a
+        # tuple 48: ~0.2 GiB less at 1M documents).
+        self._docs = {key: tuple(dict.fromkeys(docs)) for key, docs in named.items()}
+        del named
         # Longest title (in words) per first word: most words start no title at all.
         self._longest: dict[str, int] = {}
         for key in self._docs:
@@ -48,5 +52,5 @@ class TitleLinker:
         for start, word in enumerate(words):
             longest = self._longest.get(word, 0)
             for end in range(start + 1, min(start + longest, len(words)) + 1):
-                found |= self._docs.get(" ".join(words[start:end]), set())
+                found.update(self._docs.get(" ".join(words[start:end]), ()))
         return found

@@ -4,14 +4,14 @@ A chunk of 200 tokens is one vector, and a question about one of its sentences c
 with everything else the chunk says; scoring a chunk by its best sentence (dense and BM25)
 finds the sentence that answers. Only candidates' sentences are scored at query time, so
 no second ANN index is needed. The vectors are float16 (10k chunks: ~60k sentences, ~45 MiB;
-1M chunks: ~5M sentences, ~3.7 GiB) and memory-mapped when loaded, so only the candidates'
-sentences are read into memory: a query touches ~100 chunks' rows, not the whole file.
+1M chunks: ~5M sentences, ~3.7 GiB) and stay on disk when loaded: a query reads its ~100
+candidates' rows (rag.packed). The spans of a loaded index are numpy arrays too, not Python
+lists (at 1M chunks ~5M tuples: ~0.8 GiB).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,10 @@ from llama_index.core.schema import BaseNode, MetadataMode
 
 from rag.embedding import embed_texts
 from rag.onnx_embedding import OnnxEmbedding
+from rag.packed import PackedSentences, PackedSpans, PackedVectors, write_packed
 from rag.text import sentence_spans
 
-_VECTORS_FILE = "sentence_vectors.npy"
-_SPANS_FILE = "sentence_spans.json"
+Spans = Sequence[tuple[int, int]]
 
 
 def sentence_texts(title: str, text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
@@ -88,19 +88,30 @@ def _embed_pooled(
 
 
 class SentenceStore:
-    """chunk id → its sentences' char spans (in the chunk text) and unit vectors."""
+    """chunk id → its sentences' char spans (in the chunk text) and unit vectors.
+
+    `spans` and `vectors` are mappings: plain dicts while built in memory, views over the
+    persisted arrays (with this process's changes on top) once loaded.
+    """
 
     def __init__(
         self,
-        spans: dict[str, list[tuple[int, int]]] | None = None,
-        vectors: dict[str, np.ndarray] | None = None,
+        spans: MutableMapping[str, Spans] | None = None,
+        vectors: MutableMapping[str, np.ndarray] | None = None,
     ) -> None:
-        self.spans = spans or {}
-        self.vectors = vectors or {}
+        self.spans: MutableMapping[str, Spans] = spans if spans is not None else {}
+        self.vectors: MutableMapping[str, np.ndarray] = vectors if vectors is not None else {}
 
     @property
     def chunk_ids(self) -> set[str]:
         return set(self.spans)
+
+    @property
+    def sentence_count(self) -> int:
+        """All chunks' sentences (counted from the offsets once loaded, not chunk by chunk)."""
+        if isinstance(self.spans, PackedSpans):
+            return self.spans.sentence_count
+        return sum(len(spans) for spans in self.spans.values())
 
     def add(
         self, nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
@@ -110,18 +121,18 @@ class SentenceStore:
         With an ONNX model that pools sentences, the chunks are embedded here too, in the
         same pass (their `embedding` is set); otherwise each sentence is embedded on its own.
         """
-        for node in nodes:
-            self.spans[node.node_id] = _spans_of(node)
+        spans = {node.node_id: _spans_of(node) for node in nodes}
+        self.spans.update(spans)
         if isinstance(embed_model, OnnxEmbedding) and embed_model.pool_sentences:
-            pooled = _embed_pooled(nodes, self.spans, embed_model, show_progress)
+            pooled = _embed_pooled(nodes, spans, embed_model, show_progress)
         else:
-            pooled = [None] * sum(len(self.spans[node.node_id]) for node in nodes)
+            pooled = [None] * sum(len(spans[node.node_id]) for node in nodes)
         missing = [i for i, v in enumerate(pooled) if v is None]
         texts = [
             text
             for node in nodes
             for text in sentence_texts(
-                node.metadata.get("title", ""), node.get_content(), self.spans[node.node_id]
+                node.metadata.get("title", ""), node.get_content(), spans[node.node_id]
             )
         ]
         embedded = embed_texts(embed_model, [texts[i] for i in missing], show_progress)
@@ -131,7 +142,7 @@ class SentenceStore:
         vectors = np.stack(filled).astype(np.float16) if filled else np.zeros((0, 0), np.float16)
         start = 0
         for node in nodes:
-            count = len(self.spans[node.node_id])
+            count = len(spans[node.node_id])
             self.vectors[node.node_id] = vectors[start : start + count]
             start += count
 
@@ -143,26 +154,11 @@ class SentenceStore:
 
     def persist(self, folder: Path) -> None:
         """Write all vectors as one float16 matrix, and the spans, in chunk id order."""
-        ids = sorted(self.spans)
-        arrays = [self.vectors[i] for i in ids if len(self.vectors[i])]
-        np.save(folder / _VECTORS_FILE, np.concatenate(arrays) if arrays else np.zeros((0, 0)))
-        (folder / _SPANS_FILE).write_text(json.dumps({i: self.spans[i] for i in ids}))
+        write_packed(folder, self.spans, self.vectors)
 
     @classmethod
     def load(cls, folder: Path) -> SentenceStore:
-        """What `persist` wrote (vectors memory-mapped); ValueError when the files disagree."""
-        spans_json = json.loads((folder / _SPANS_FILE).read_text())
-        # Read-only map: `persist` writes a new file and `add` keeps new rows in memory.
-        # A plain ndarray view of the map: np.memmap's subclass hooks would run on each
-        # of the per-chunk slices below and on every array computed from them.
-        matrix = np.asarray(np.load(folder / _VECTORS_FILE, mmap_mode="r"))
-        spans: dict[str, list[tuple[int, int]]] = {}
-        vectors: dict[str, np.ndarray] = {}
-        start = 0
-        for chunk_id, chunk_spans in spans_json.items():
-            spans[chunk_id] = [(a, b) for a, b in chunk_spans]
-            vectors[chunk_id] = matrix[start : start + len(chunk_spans)]
-            start += len(chunk_spans)
-        if start != len(matrix):
-            raise ValueError(f"{len(matrix)} sentence vectors for {start} sentences")
-        return cls(spans, vectors)
+        """What `persist` wrote (or an older index's JSON spans); ValueError when the files
+        disagree."""
+        packed = PackedSentences.load(folder)
+        return cls(PackedSpans(packed), PackedVectors(packed))

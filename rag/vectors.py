@@ -7,6 +7,8 @@ because the index must keep working after deletes: IVF removes ids natively and,
 hashtable direct map, reconstructs a vector by its id (the fusion rescores candidates from
 their stored vectors), and it trains in seconds (1M: ~10 s on 2 cores, vs ~8.5 min to
 build HNSW, which cannot remove ids at all). Ids are the store's own stable ids in both.
+The IVF index stores its vectors as float16 (a scalar quantizer: 0.75 GiB at 1M chunks
+instead of 1.5, all of it in a serving process's memory); their cosines move by ~1e-3.
 """
 
 from __future__ import annotations
@@ -100,7 +102,14 @@ def build_ivf(
     nlist = list_count(count)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(ids, min(count, _POINTS_PER_LIST * nlist * 2), replace=False))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dim),
+        dim,
+        nlist,
+        faiss.ScalarQuantizer.QT_fp16,
+        faiss.METRIC_INNER_PRODUCT,
+        False,  # by_residual: the vectors themselves, as float16
+    )
     ivf.cp.seed = seed
     ivf.train(index.reconstruct_batch(sample))
     # A hashtable direct map: reconstruct and remove by id (ours), not by position.

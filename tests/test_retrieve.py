@@ -80,11 +80,14 @@ def test_bm25_and_sentences_follow_a_replaced_document(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_index_without_sentence_vectors_is_reported_corrupt(tmp_path):
+@pytest.mark.parametrize(
+    "missing", ["sentence_vectors.npy", "sentence_chunks.npy", "sentence_spans.npy"]
+)
+def test_an_index_without_its_sentences_is_reported_corrupt(tmp_path, missing):
     corpus = _write(tmp_path / "docs", DOCS)
     settings = Settings(data_dir=tmp_path / "data")
     RagEngine(settings).ingest([corpus])
-    (settings.index_dir / "sentence_spans.json").unlink()
+    (settings.index_dir / missing).unlink()
     with pytest.raises(Exception, match="unreadable"):
         CorpusIndex.load(settings.index_dir, RagEngine(settings).embed_model, "all-MiniLM-L6-v2")
 
