@@ -45,3 +45,26 @@ def test_toy_run_writes_latest_json_with_the_headline_keys(tmp_path):
     assert toy["vector_index"] == "ivf" and 0 < toy["recall_at_10"] <= 1
     for name in ("README.md", "latency.png", "ingest.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_int8_isa_script_runs_standalone_and_reports_the_speedup(tmp_path):
+    """bench/int8_isa.py runs as a plain script, outside the project (as on another machine)."""
+    from rag.embedding import default_model_path
+
+    texts = tmp_path / "texts.json"
+    texts.write_text(json.dumps([f"Chunk {i}: otters float on their backs." for i in range(40)]))
+    script = ROOT / "bench" / "int8_isa.py"
+    out = subprocess.run(
+        [sys.executable, str(script), str(default_model_path()), str(texts)],
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["chunks"] == 40 and result["threads"] == 2 and result["cpu"]
+    assert result["int8_cosine_to_torch"]["min"] > 0.95
+    assert result["int8_speedup_cpu_vs_torch_fp32"] > 0
