@@ -148,7 +148,8 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         try:
             documents = engine.documents() if engine.has_index() else []
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', *[gr.update(choices=[])] * 2
+            empty = gr.update(choices=[])
+            return f'<p class="error">{esc(str(err))}</p>', empty, empty
         choices = [(Path(d.source).name, d.source) for d in documents]
         still = [source for source in only or [] if source in {d.source for d in documents}]
         return (

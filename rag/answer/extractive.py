@@ -16,6 +16,7 @@ from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.citations import cite, in_document_order, spans
 from rag.answer.hops import best_pair, compared_pair, lead_of
 from rag.answer.matching import Sentence, name_spelling, split_sentences
+from rag.answer.names import full_name_introduction
 from rag.answer.question import (
     answer_kind,
     counted_noun,
@@ -134,8 +135,8 @@ def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int)
     to) when they answer better together; else the best sentence and those adding to it.
     """
     counted = content_terms(counted_noun(query))
+    kind = answer_kind(query)
     if max_sentences > 1:
-        kind = answer_kind(query)
         pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
         if pair:
             # The best sentence stays when there is room (the pair may be a wrong turn),
@@ -146,6 +147,10 @@ def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int)
             if not counted or any(_counts(s, counted, query) for s in chosen):
                 return chosen
     chosen = select(best, ranked, max_sentences)
+    introduction = full_name_introduction(best.sentence, query) if kind == "name" else None
+    if introduction is not None and introduction not in chosen and max_sentences > 1:
+        # "Who…?" answered by a surname: the sentence that introduces them in full comes too.
+        chosen = [chosen[0], introduction, *chosen[1:]][:max_sentences]
     if not counted or any(_counts(s, counted, query) for s in chosen):
         return chosen
     return []

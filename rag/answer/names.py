@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.answer.matching import name_spelling, same_word
+from rag.answer.matching import Sentence, name_spelling, same_word, split_sentences
 from rag.text import content_terms, stem
 
 _PRONOUNS = frozenset("he she they it we i you his her their its".split())
@@ -90,3 +90,23 @@ def best_matching(mentions: list[NameMention], wanted: list[str]) -> list[NameMe
 def surname(mention: NameMention) -> str:
     """The stem of a name's last word: what "Putin" and "Vladimir Putin" share."""
     return stem(mention.text.split()[-1].removesuffix("'s").removesuffix("’s"))
+
+
+def full_name_introduction(sentence: Sentence, question: str) -> Sentence | None:
+    """The earlier sentence of the passage that names in full someone `sentence` names by
+    one word ("…a geographer named Isiah Bowman." before "Bowman was the director…"), when
+    the question does not name them: who it is, as the text introduces them."""
+    asked = {stem(w) for w in question.split()}
+    lone = {
+        stem(m.text)
+        for m in name_mentions(sentence.text)
+        if " " not in m.text and stem(m.text) not in asked
+    }
+    if not lone:
+        return None
+    earlier = [s for s in split_sentences([sentence.passage]) if s.index < sentence.index]
+    for previous in reversed(earlier):
+        for mention in name_mentions(previous.text):
+            if " " in mention.text and surname(mention) in lone:
+                return previous
+    return None

@@ -68,16 +68,27 @@ def answer_kind(question: str) -> str:
     return ""
 
 
-def holds_kind(kind: str, sentence: str, question: str) -> bool:
-    """Whether the sentence holds an answer of that kind that the question does not already."""
+def holds_kind(kind: str, sentence: str, question: str, context: str = "") -> bool:
+    """Whether the sentence holds an answer of that kind that the question does not already.
+
+    A name may open the sentence when `context` (its passage) writes that word capitalised
+    inside a sentence too ("Bowman was…" after "…named Isiah Bowman"; not "Three years…").
+    """
     if kind == "number":
         return bool(_NUMBER.search(_without(sentence, question)))
     if kind == "date":
         return bool(_DATE_WORD.search(_without(sentence, question)))
     if kind == "name":
         asked = {w.lower() for w in words(question)}
-        return any(w[0].isupper() and w.lower() not in asked for w in words(sentence)[1:])
+        tokens = words(sentence)
+        if tokens and _named_inside(tokens[0], context) and tokens[0].lower() not in asked:
+            return True
+        return any(w[0].isupper() and w.lower() not in asked for w in tokens[1:])
     return True
+
+
+def _named_inside(word: str, context: str) -> bool:
+    return word[:1].isupper() and re.search(rf"\w[ \t]+{re.escape(word)}\b", context) is not None
 
 
 def _without(sentence: str, question: str) -> str:

@@ -87,7 +87,10 @@ def best_of_kind(query: str, ranked: list[Scored]) -> Scored:
     """The best sentence that holds the kind of answer asked for (a number for "how many")."""
     kind = answer_kind(query)
     close = [s for s in ranked[:_KIND_WINDOW] if s.score >= _KIND_MARGIN * ranked[0].score]
-    return next((s for s in close if holds_kind(kind, s.sentence.text, query)), ranked[0])
+    return next(
+        (s for s in close if holds_kind(kind, s.sentence.text, query, s.sentence.passage.text)),
+        ranked[0],
+    )
 
 
 def select(
