@@ -366,20 +366,26 @@ class PgCorpus(CorpusIndex):
             )
             return None
         folder = self._lexical_cache / row.digest
-        if not folder.is_dir():
-            self._download_lexical(row.digest, folder)
+        if not folder.is_dir() and not self._download_lexical(row.digest, folder):
+            logger.info("Building BM25 from every chunk: a writer replaced the stored one")
+            return None
         lexical = LexicalIndex.load(folder)
         if lexical is None or not lexical.matches(set(snapshot.chunk_ids), snapshot.sentences):
             logger.warning("The stored lexical index %s does not match the chunks", row.digest)
             return None
         return lexical
 
-    def _download_lexical(self, digest: str, folder: Path) -> None:
-        """Unpack the stored files into `folder`, by a rename: another instance may race."""
+    def _download_lexical(self, digest: str, folder: Path) -> bool:
+        """Unpack the stored files into `folder`, by a rename: another instance may race.
+
+        False if a writer has replaced them since their digest was read.
+        """
         table = self._tables.lexical
         query = sa.select(table.c.files).where(table.c.digest == digest)
         with reporting(self._url), self._engine.connect() as conn:
-            files = conn.execute(query).scalar_one()
+            files = conn.execute(query).scalar()
+        if files is None:
+            return False
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         with tarfile.open(fileobj=io.BytesIO(files)) as tar:
@@ -389,6 +395,7 @@ class PgCorpus(CorpusIndex):
         except OSError:  # another instance unpacked it first
             shutil.rmtree(tmp, ignore_errors=True)
         _prune(folder.parent, keep=folder)
+        return True
 
     def _store_lexical(self, snapshot: _Snapshot) -> None:
         """Build BM25 and the titles of this snapshot and store them, if it is still current.

@@ -185,6 +185,18 @@ def test_a_second_instance_loads_the_stored_bm25_and_sees_a_later_ingest(
     assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 2
 
 
+def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path):
+    cache = tmp_path / "pg-lexical"
+    old, recent, kept = (cache / name for name in ("old", "recent", "kept"))
+    for folder in (old, recent, kept):
+        (folder / "lexical").mkdir(parents=True)
+    hours_ago = time.time() - 7200
+    for folder in (old, kept):
+        os.utime(folder, (hours_ago, hours_ago))
+    pgstore._prune(cache, keep=kept)
+    assert sorted(f.name for f in cache.iterdir()) == ["kept", "recent"]
+
+
 def test_a_store_without_a_stored_bm25_builds_it_and_says_so(
     tmp_path, pg_url, seed_corpus, monkeypatch, caplog
 ):
