@@ -4,23 +4,32 @@ Chunks (text, metadata, vector) live in llama-index's `PGVectorStore` table with
 cosine index; beside it, one row per chunk with its sentences' spans and float16 vectors,
 one row per document (hash, source, title), and a version counter. A document is written
 in one transaction, so a reader never sees part of one; each instance keeps a snapshot of
-the chunk texts and sentence spans (BM25 and title links are computed in-process from it)
-and reloads it when the version moves. Vectors are not held in memory: dense search runs
-in PostgreSQL, and the candidates' chunk and sentence vectors are fetched per query.
+the chunk texts and sentence spans and reloads it when the version moves. BM25 and the
+titles (rag.lexical) are built by the writer once per ingest and stored with the version
+they describe; an instance downloads them into its data dir and loads them from there
+instead of building them from every chunk (a store written before then builds them).
+Vectors are not held in memory: dense search runs in PostgreSQL, and the candidates' chunk
+and sentence vectors are fetched per query.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import io
 import json
 import logging
+import shutil
+import tarfile
+import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +49,7 @@ from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
 from rag.filters import ChunkFilter, check_supported
 from rag.index import CorpusIndex, DocumentInfo, document_transformations
+from rag.lexical import LexicalIndex
 from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
@@ -138,6 +148,14 @@ class _Tables:
             sa.Column("spans", JSONB, nullable=False),
             sa.Column("vectors", sa.LargeBinary, nullable=False),  # float16, one row each
         )
+        self.lexical = sa.Table(  # one row: LexicalIndex.save's folder, as of `version`
+            f"{prefix}_lexical",
+            self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("version", sa.BigInteger, nullable=False),
+            sa.Column("digest", sa.Text, nullable=False),  # sha256 of `files`
+            sa.Column("files", sa.LargeBinary, nullable=False),  # a tar of the folder
+        )
 
 
 @dataclass
@@ -184,6 +202,7 @@ class _Snapshot:
     fetched: _FetchedVectors  # = sentences.vectors
     version: int
     chunk_ids: frozenset[str]
+    lexical: list[LexicalIndex] = field(default_factory=list)  # [] until first asked for
 
 
 class PgCorpus(CorpusIndex):
@@ -201,6 +220,7 @@ class PgCorpus(CorpusIndex):
         self._table_name = settings.pg_table
         self._snapshot: _Snapshot | None = None
         self._iterative_scan = False  # pgvector ≥ 0.8 (set up by _set_up)
+        self._lexical_cache = settings.data_dir / "pg-lexical"
 
     @classmethod
     def open(
@@ -316,6 +336,92 @@ class PgCorpus(CorpusIndex):
     @property
     def sentences(self) -> SentenceStore:  # type: ignore[override]
         return self._load_snapshot().sentences
+
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 and titles of this snapshot: as stored by its writer, else built from it."""
+        snapshot = self._load_snapshot()
+        if not snapshot.lexical:
+            lexical = self._stored_lexical(snapshot)
+            if lexical is None:
+                lexical = LexicalIndex.build(snapshot.index.docstore, snapshot.sentences)
+            snapshot.lexical.append(lexical)
+        return snapshot.lexical[0]
+
+    def _stored_lexical_row(self) -> Any:
+        """The stored lexical index's version and digest (None: never stored)."""
+        table = self._tables.lexical
+        with reporting(self._url), self._engine.connect() as conn:
+            return conn.execute(sa.select(table.c.version, table.c.digest)).first()
+
+    def _stored_lexical(self, snapshot: _Snapshot) -> LexicalIndex | None:
+        """The stored lexical index if it describes this snapshot, read through the cache."""
+        row = self._stored_lexical_row()
+        if row is None or row.version != snapshot.version:
+            stored = "none" if row is None else f"version {row.version}"
+            logger.info(
+                "Building BM25 from every chunk: no stored lexical index for version %d (%s); "
+                "the next ingest stores one.",
+                snapshot.version,
+                stored,
+            )
+            return None
+        folder = self._lexical_cache / row.digest
+        if not folder.is_dir() and not self._download_lexical(row.digest, folder):
+            logger.info("Building BM25 from every chunk: a writer replaced the stored one")
+            return None
+        lexical = LexicalIndex.load(folder)
+        if lexical is None or not lexical.matches(set(snapshot.chunk_ids), snapshot.sentences):
+            logger.warning("The stored lexical index %s does not match the chunks", row.digest)
+            return None
+        return lexical
+
+    def _download_lexical(self, digest: str, folder: Path) -> bool:
+        """Unpack the stored files into `folder`, by a rename: another instance may race.
+
+        False if a writer has replaced them since their digest was read.
+        """
+        table = self._tables.lexical
+        query = sa.select(table.c.files).where(table.c.digest == digest)
+        with reporting(self._url), self._engine.connect() as conn:
+            files = conn.execute(query).scalar()
+        if files is None:
+            return False
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+        with tarfile.open(fileobj=io.BytesIO(files)) as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            tmp.rename(folder)
+        except OSError:  # another instance unpacked it first
+            shutil.rmtree(tmp, ignore_errors=True)
+        _prune(folder.parent, keep=folder)
+        return True
+
+    def _store_lexical(self, snapshot: _Snapshot) -> None:
+        """Build BM25 and the titles of this snapshot and store them, if it is still current.
+
+        A newer write means a newer writer, whose own persist stores its version's.
+        """
+        stored = self._stored_lexical_row()
+        if stored is not None and stored.version == snapshot.version:
+            return
+        lexical = LexicalIndex.build(snapshot.index.docstore, snapshot.sentences)
+        if not snapshot.lexical:  # this instance asks with it next
+            snapshot.lexical.append(lexical)
+        with tempfile.TemporaryDirectory() as folder:
+            lexical.save(Path(folder))
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                tar.add(Path(folder) / "lexical", arcname="lexical")
+        files = buffer.getvalue()
+        row = {"id": 1, "version": snapshot.version, "files": files}
+        row["digest"] = hashlib.sha256(files).hexdigest()
+        table = self._tables.lexical
+        with reporting(self._url), self._engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            if self._version(conn) == snapshot.version:
+                conn.execute(sa.delete(table))
+                conn.execute(sa.insert(table), [row])
 
     def stale(self) -> bool:
         """Whether any instance wrote to the store since this snapshot was read."""
@@ -502,7 +608,8 @@ class PgCorpus(CorpusIndex):
                 conn.execute(sa.text(definition))
 
     def persist(self, index_dir: Any) -> None:
-        """Nothing to do: every write was committed."""
+        """Every write was committed: store BM25 and the titles, so instances load them."""
+        self._store_lexical(self._load_snapshot())
 
     def check_consistency(self, where: Any) -> None:
         """Transactions keep the tables consistent."""
@@ -563,7 +670,9 @@ def migrate(source: CorpusIndex, target: PgCorpus, batch_chunks: int = 2000) -> 
     row is what limits inserts (~70 chunks/s on 2 busy cores), and a bulk build is far faster.
     """
     with target.bulk_load() if not target.chunk_count else contextlib.nullcontext():
-        return _copy(source, target, batch_chunks)
+        copied = _copy(source, target, batch_chunks)
+    target.persist(None)
+    return copied
 
 
 def _copy(source: CorpusIndex, target: PgCorpus, batch_chunks: int) -> int:
@@ -591,3 +700,16 @@ def _copy(source: CorpusIndex, target: PgCorpus, batch_chunks: int) -> int:
     if batch:
         target.write(batch)
     return copied
+
+
+def _prune(cache: Path, keep: Path, min_age_s: float = 3600) -> None:
+    """Remove the cache's older versions (and crashed downloads).
+
+    Only those unpacked over an hour ago: an instance sharing the data dir may be about to
+    load one it has just unpacked. One already loaded keeps its open files and maps.
+    """
+    cutoff = time.time() - min_age_s
+    for old in cache.iterdir():
+        with contextlib.suppress(OSError):  # another instance removed it first
+            if old != keep and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old)

@@ -29,6 +29,7 @@ from rag import RagEngine, Settings, pgstore
 from rag.cli import app
 from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
 from rag.filters import describe, parse_filters, select_chunks
+from rag.lexical import LexicalIndex
 from rag.pgstore import PgCorpus, sql_condition
 from tests.conftest import SEED_FILE, SHARED_DATASETS, SHELLS, otter_corpus, serve_app
 from tests.test_filters import by_name
@@ -141,6 +142,81 @@ def test_ingest_in_one_process_is_seen_by_two_serving_instances(tmp_path, pg_url
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+
+
+class _BuildSpy:
+    """Counts BM25 builds from every chunk (LexicalIndex.build), and builds as it would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        build = LexicalIndex.build
+
+        def counted(docstore, sentences):
+            self.calls += 1
+            return build(docstore, sentences)
+
+        monkeypatch.setattr(LexicalIndex, "build", counted)
+
+
+def _keyword_sources(engine: RagEngine, question: str) -> list[str]:
+    return [Path(p.source).name for p in engine.ask(question, mode="keyword").retrieved]
+
+
+def test_a_second_instance_loads_the_stored_bm25_and_sees_a_later_ingest(
+    tmp_path, pg_url, seed_corpus, monkeypatch
+):
+    """Instance B starts from the BM25 that A's ingest stored: a spy on the build says so."""
+    writer = RagEngine(_pg_settings(tmp_path / "a", pg_url))
+    writer.ingest([seed_corpus])
+    question = "What did Peskov say about the offer?"
+    expected = _keyword_sources(writer, question)
+    spy = _BuildSpy(monkeypatch)
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    assert _keyword_sources(reader, question) == expected
+    assert PESKOV_QUOTE in reader.ask(question).citations[0].quote
+    assert spy.calls == 0
+    assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 1  # downloaded
+
+    otters = _write(tmp_path / "more", "otters.txt", "Otters\nSea otters juggle pebbles.\n")
+    writer.ingest([otters])
+    assert spy.calls == 1  # the writer's persist, once per ingest
+    assert _keyword_sources(reader, "juggle pebbles")[0] == "otters.txt"
+    assert spy.calls == 1  # the reader loaded the new version's, did not build it
+    assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 2
+
+
+def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path):
+    cache = tmp_path / "pg-lexical"
+    old, recent, kept = (cache / name for name in ("old", "recent", "kept"))
+    for folder in (old, recent, kept):
+        (folder / "lexical").mkdir(parents=True)
+    hours_ago = time.time() - 7200
+    for folder in (old, kept):
+        os.utime(folder, (hours_ago, hours_ago))
+    pgstore._prune(cache, keep=kept)
+    assert sorted(f.name for f in cache.iterdir()) == ["kept", "recent"]
+
+
+def test_a_store_without_a_stored_bm25_builds_it_and_says_so(
+    tmp_path, pg_url, seed_corpus, monkeypatch, caplog
+):
+    """A database written before BM25 was stored (no lexical table) still answers."""
+    RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
+    table = Settings().pg_table
+    dropper = sa.create_engine(pg_url)
+    with dropper.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {table}_lexical"))
+    dropper.dispose()
+    spy = _BuildSpy(monkeypatch)
+    engine = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    with caplog.at_level("INFO", logger="rag.pgstore"):
+        assert PESKOV_QUOTE in engine.ask("What did Peskov say?").citations[0].quote
+    assert spy.calls == 1
+    assert "Building BM25 from every chunk" in caplog.text
+    engine.ingest([_write(tmp_path / "more", "otters.txt", "Otters\nSea otters juggle.\n")])
+    assert [r.version for r in _rows(pg_url, f"SELECT version FROM {table}_lexical")] == [
+        r.version for r in _rows(pg_url, f"SELECT version FROM {table}_state")
+    ]
 
 
 def _client_when_up(url: str, timeout: float = 120) -> Client:
