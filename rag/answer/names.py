@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.answer.matching import Sentence, name_spelling, same_word, split_sentences
-from rag.text import content_terms, stem
+from rag.text import content_terms, stem, words
 
 _PRONOUNS = frozenset("he she they it we i you his her their its".split())
 # A capitalised run: words starting upper-case, joined by spaces (and "'s" ends it).
@@ -96,7 +96,7 @@ def full_name_introduction(sentence: Sentence, question: str) -> Sentence | None
     """The earlier sentence of the passage that names in full someone `sentence` names by
     one word ("…a geographer named Isiah Bowman." before "Bowman was the director…"), when
     the question does not name them: who it is, as the text introduces them."""
-    asked = {stem(w) for w in question.split()}
+    asked = {stem(w) for w in words(question)}
     lone = {
         stem(m.text)
         for m in name_mentions(sentence.text)
