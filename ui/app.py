@@ -151,7 +151,8 @@ def build_app(engine: RagEngine) -> gr.Blocks:
             empty = gr.update(choices=[])
             return f'<p class="error">{esc(str(err))}</p>', empty, empty
         choices = [(Path(d.source).name, d.source) for d in documents]
-        still = [source for source in only or [] if source in {d.source for d in documents}]
+        indexed = {d.source for d in documents}
+        still = [source for source in only or [] if source in indexed]
         return (
             render_documents(documents),
             gr.update(choices=choices, value=None),

@@ -18,13 +18,12 @@ from itertools import accumulate
 
 from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
-from rag.answer.ranking import Scored, title_core
+from rag.answer.ranking import MIN_WORDS, Scored, title_core
 from rag.text import content_terms, words
 from rag.types import Passage
 
-# How many of the best sentences are paired, and the least length of one.
+# How many of the best sentences are paired.
 _POOL = 40
-_MIN_WORDS = 4
 # Bonuses, as shares of the best sentence's heaviest question term.
 _KIND_BONUS = 1.0
 _LEAD_BONUS = 0.5
@@ -173,7 +172,7 @@ def _citable(s: Scored) -> bool:
 @lru_cache(maxsize=16384)
 def _citable_text(text: str, title: str) -> bool:
     text = text.strip()
-    return len(words(text)) >= _MIN_WORDS and text != title.strip()
+    return len(words(text)) >= MIN_WORDS and text != title.strip()
 
 
 def lead_of(s: Scored, ranked: list[Scored]) -> Scored | None:

@@ -26,9 +26,10 @@ _PRIOR_WEIGHT = 0.5
 # A sentence holding the asked kind of answer may lead if it scores this close to the best.
 _KIND_WINDOW = 5
 _KIND_MARGIN = 0.7
-# Follow-up sentences: how many candidates, their least length, and what makes one worth adding.
+# Follow-up sentences: how many candidates, and what makes one worth adding.
 _CANDIDATES = 30
-_MIN_WORDS = 4
+# The least length of a sentence an answer quotes beside another (rag.answer.hops too).
+MIN_WORDS = 4
 _HOP_WEIGHT = 1.0
 _RESCORE_WEIGHT = 0.5
 _MIN_ADDED = 0.4
@@ -103,7 +104,7 @@ def select(
     """
     chosen = list(start or [best])
     top_gain = max(best.gains.values(), default=1.0)
-    candidates = [s for s in ranked[:_CANDIDATES] if len(words(s.sentence.text)) >= _MIN_WORDS]
+    candidates = [s for s in ranked[:_CANDIDATES] if len(words(s.sentence.text)) >= MIN_WORDS]
     while len(chosen) < max_sentences:
         rest = [s for s in candidates if s not in chosen]
         if not rest:
