@@ -114,6 +114,11 @@ def test_unanswerable_question_is_refused_with_related_passages(page, tmp_path):
 
 def test_top_k_in_the_settings_drawer_changes_the_passages_shown(page):
     page.locator("#settings").get_by_text("Settings").click()
+    # The page's load event fills the drawer's document choice and re-renders the drawer:
+    # wait for its options before setting top-k, or the load may reset the slider.
+    page.locator("#only-documents input").click()
+    expect(page.get_by_role("option", name=PESKOV_FILE)).to_be_visible()
+    page.keyboard.press("Escape")
     slider = page.locator("#settings input[type=number]")
     slider.fill("2")
     slider.press("Tab")
