@@ -10,6 +10,7 @@ from rag.engine import IngestReport, RagEngine
 from rag.errors import IndexMissingError
 from rag.index import FORMAT_VERSION, require_index
 from rag.loaders import collect_files
+from rag.text import SPLITTER_VERSION
 
 
 def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
@@ -25,6 +26,7 @@ def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
     )
     if settings.embed_backend != "torch":  # torch-built caches keep their earlier fingerprints
         shape += (settings.embed_backend, settings.sentence_vectors)
+    shape += (SPLITTER_VERSION,)  # indexes store the sentence spans they were embedded with
     digest.update(repr(shape).encode())
     files, _ = collect_files([corpus])
     for path in sorted(files):

@@ -11,9 +11,14 @@ from llama_index.core.utils import globals_helper
 from rag.imports import gc_paused, without_optional
 
 _NLTK_EXTRAS = ("sklearn", "scipy")
+# Changes whenever sentence_spans splits differently: indexes store the spans they were
+# embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
+SPLITTER_VERSION = 2
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
 _EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no"}
+# A sentence ending in a dotted acronym or initials: "U.S.", "R.E.M.", "O.J.", "B.C."
+_DOTTED_ACRONYM_END = re.compile(r"(?<![\w.])(?:[^\W\d_]\.){2,}$")
 
 
 @cache
@@ -56,9 +61,38 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
-        spans.extend((offset + a, offset + b) for a, b in _punkt().span_tokenize(line))
+        line_spans = _rejoin_after_acronyms(line, list(_punkt().span_tokenize(line)))
+        spans.extend((offset + a, offset + b) for a, b in line_spans)
         offset += len(line) + 1
     return spans
+
+
+def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Punkt's spans, re-joined where a split follows a dotted acronym mid-sentence.
+
+    Punkt splits after an acronym it does not know ("M.F.A. | in Writing", "R.E.M. | was")
+    and, by its orthographic heuristic, before a capitalised word its English model saw only
+    in lower case mid-sentence ("U.S. | Senator Daniel Inouye", "O.J. | Simpson"). A split
+    after an acronym stands only before a capitalised frequent sentence starter ("… in the
+    U.S. | It was …"), punkt's own test for abbreviations.
+    """
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and _continues_after_acronym(line[joined[-1][0] : joined[-1][1]], line[start:end]):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _continues_after_acronym(sentence: str, following: str) -> bool:
+    if not _DOTTED_ACRONYM_END.search(sentence):
+        return False
+    first = _WORD.search(following)
+    if first is None:
+        return False
+    word = first.group()
+    return not (word[0].isupper() and word.lower() in _punkt()._params.sent_starters)
 
 
 def words(text: str) -> list[str]:

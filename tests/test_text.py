@@ -23,6 +23,26 @@ def test_sentence_spans_cover_the_text_and_respect_abbreviations_and_lines():
     assert all(not gap.strip() for gap in gaps)
 
 
+def test_a_dotted_acronym_ends_a_sentence_only_before_a_sentence_starter():
+    # Sentences from the hotpotqa corpus that punkt alone cuts after the acronym.
+    for sentence in (
+        "Incumbent Democratic U.S. Senator Daniel Inouye won re-election.",
+        "R.E.M. was an American rock band that formed in Athens, Georgia in 1980.",
+        "She earned her B.A. from Eastern College and an M.F.A. in Writing from Columbia.",
+        "He joined P.C.L. (a precursor to Toho) in 1933 and began his career.",
+        "The season featured O.J. Simpson becoming the first player to rush 2,000 yards.",
+    ):
+        assert [sentence[a:b] for a, b in sentence_spans(sentence)] == [sentence]
+    # Before a capitalised frequent sentence starter the acronym ends the sentence.
+    text = "It was released in 2004 as a vinyl single in the U.S. It was the title track."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "It was released in 2004 as a vinyl single in the U.S.",
+        "It was the title track.",
+    ]
+    text = "It dates back to 900 A.D. In 2004 it was listed as the oldest pub."
+    assert len(sentence_spans(text)) == 2
+
+
 def test_content_terms_drop_stopwords_and_stem():
     assert content_terms("What did the soldiers say about surrendering?") == [
         "soldier",
