@@ -160,7 +160,11 @@ def _answer_bonus(
     s: Scored, kind: str, query: str, unit: float, lead: float | None = None
 ) -> float:
     """What makes a sentence likely to hold the answer beyond the question's terms."""
-    kinded = _KIND_BONUS * holds_kind(kind, s.sentence.text, query) if kind else 0.0
+    kinded = (
+        _KIND_BONUS * holds_kind(kind, s.sentence.text, query, s.sentence.passage.text)
+        if kind
+        else 0.0
+    )
     return unit * (kinded + (_LEAD_BONUS if lead is None else lead) * _is_lead(s))
 
 
