@@ -78,7 +78,8 @@ def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tupl
     """
     joined: list[tuple[int, int]] = []
     for start, end in spans:
-        if joined and _continues_after_acronym(line[joined[-1][0] : joined[-1][1]], line[start:end]):
+        previous = line[joined[-1][0] : joined[-1][1]] if joined else ""
+        if previous and _continues_after_acronym(previous, line[start:end]):
             joined[-1] = (joined[-1][0], end)
         else:
             joined.append((start, end))
