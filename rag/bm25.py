@@ -82,9 +82,11 @@ class Bm25Scorer:
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of each chunk (in the chunk index's order) and of each chunk's best sentence."""
         tokens = self._query_tokens(query)
-        chunk = self._chunks.bm25.get_scores(tokens)
         best_sentence = np.zeros(self.chunk_count, dtype=np.float32)
-        if self._sentences is not None and tokens:
+        if not tokens:  # only stopwords or punctuation ("the of and", "?"): no keyword matches
+            return np.zeros(self.chunk_count, dtype=np.float32), best_sentence
+        chunk = self._chunks.bm25.get_scores(tokens)
+        if self._sentences is not None:
             np.maximum.at(best_sentence, self._sentence_owner, self._sentences.get_scores(tokens))
         return chunk, best_sentence
 

@@ -99,7 +99,7 @@ def render(answer: Answer, text_shown: bool = False) -> str:
     """
     lines = [] if text_shown else [answer.text]
     lines.append("")
-    if answer.query != answer.question and not text_shown:
+    if answer.query_rewritten and not text_shown:
         lines.insert(0, f"(searched for: {answer.query})")
     if answer.notice:
         lines.insert(0, f"Note: {answer.notice}")

@@ -91,6 +91,12 @@ class Answer:
     generated_sentences: int = 0  # sentences the LLM wrote, kept and dropped
     fallback: bool = False  # the LLM was asked but the extractive answer is shown
 
+    @property
+    def query_rewritten(self) -> bool:
+        """Whether the query searched differs from the question beyond letter case (a
+        follow-up made standalone): front doors then show it."""
+        return self.query.strip().casefold() != self.question.strip().casefold()
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `rag ask --json`, the UI's API and eval records."""
         return asdict(self)

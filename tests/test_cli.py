@@ -54,6 +54,15 @@ def test_an_empty_question_is_a_clear_error(question, tmp_path):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
+def test_a_question_without_keywords_is_refused_and_not_echoed_back(seed_settings):
+    result = _rag("ask", "the of and", data_dir=seed_settings.data_dir)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("The documents don't say")
+    # Only its first letter was capitalised for the search: nothing to show.
+    assert "searched for" not in result.stdout
+
+
 def test_asking_without_an_index_is_a_clear_error(tmp_path):
     result = _rag("ask", "What did Peskov say?", data_dir=tmp_path / "nothing")
     assert result.exit_code == 1

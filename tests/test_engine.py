@@ -51,6 +51,15 @@ def test_an_unanswerable_question_is_refused_but_keeps_related_passages(seed_eng
     assert answer.retrieved
 
 
+@pytest.mark.parametrize("question", ["the of and", "?", "...", "Is it?"])
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
+def test_a_question_of_stopwords_or_punctuation_is_refused(seed_engine, question, mode):
+    # Nothing is left for BM25 once stopwords and punctuation are dropped.
+    answer = seed_engine.ask(question, mode=mode)
+    assert answer.refused and answer.citations == []
+    assert answer.text.startswith("The documents don't say")
+
+
 def test_a_follow_up_searches_with_the_previous_names(seed_engine):
     first = seed_engine.ask("What did Trump say?")
     second = seed_engine.ask("Whose cooperation did he hope for?", history=[first.query])

@@ -31,7 +31,7 @@ def render_message(answer: Answer, text: str | None = None) -> str:
     A partial text is marked `streaming`, so a reader (or a test) can tell when it is done.
     """
     parts = []
-    if answer.query != answer.question:
+    if answer.query_rewritten:
         parts.append(f'<p class="searched"><em>Searched for: {esc(answer.query)}</em></p>')
     if answer.notice:
         parts.append(f'<p class="notice">{esc(answer.notice)}</p>')
