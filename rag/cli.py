@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from rag.config import Settings
+from rag.config import MAX_TOP_K, Settings
 from rag.engine import RagEngine
 from rag.errors import RagError, StoreUnavailableError
 from rag.types import Answer
@@ -150,7 +150,9 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print Answer.to_dict() as JSON.")
     ] = False,
-    k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, max=MAX_TOP_K, help="Passages to retrieve.")
+    ] = None,
     stream: Annotated[
         bool,
         typer.Option("--stream", help="Show an LLM answer's verified sentences as they come."),
@@ -302,7 +304,9 @@ def evaluate(
         Path | None,
         typer.Option(help="Index this folder (cached by content) instead of the current index."),
     ] = None,
-    k: Annotated[int, typer.Option("--k", help="Passages retrieved per question.")] = 10,
+    k: Annotated[
+        int, typer.Option("--k", min=1, max=MAX_TOP_K, help="Passages retrieved per question.")
+    ] = 10,
     out: Annotated[
         Path | None, typer.Option(help="Report folder (default evals/results/<set>-<date>/).")
     ] = None,

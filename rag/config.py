@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
+MAX_TOP_K = 50  # passages one question may retrieve: settings, `--k` and the UI's slider
+
 
 class Settings(BaseSettings):
     """Everything configurable, each field overridable by an env var `RAG_<NAME>`."""
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
     ivf_nprobe: int = Field(
         16, ge=1, description="IVF lists searched per query (more: slower, closer to exact)."
     )
-    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages retrieved per question.")
     fusion_candidates: int = Field(
         50,
         ge=1,

@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer import extractive
 from rag.answer.conversation import condense
-from rag.config import Settings
+from rag.config import MAX_TOP_K, Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
 from rag.errors import (
     DocumentNotFoundError,
@@ -246,13 +246,16 @@ class RagEngine:
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
         if mode not in RETRIEVAL_MODES:
             raise RagError(f"Unknown retrieval mode {mode!r}: use {', '.join(RETRIEVAL_MODES)}.")
+        if k is not None and not 1 <= k <= MAX_TOP_K:
+            raise RagError(f"Passages to retrieve must be 1 to {MAX_TOP_K}, not {k}.")
         question = question.strip()
         retriever = self._retriever_for(self._load_index())  # built once per index version
         started = time.perf_counter()
         query, notice = self._condense(question, history or [])
         answer = Answer(question=question, query=query, text="", citations=[], retrieved=[])
         try:
-            passages, timings = retriever.retrieve(query, k or self.settings.top_k, mode, filters)
+            k = k if k is not None else self.settings.top_k
+            passages, timings = retriever.retrieve(query, k, mode, filters)
         except NoMatchingDocumentError as error:
             refused = extractive.refusal(str(error))
             total = {"total": round((time.perf_counter() - started) * 1000, 2)}

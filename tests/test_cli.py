@@ -63,6 +63,13 @@ def test_a_question_without_keywords_is_refused_and_not_echoed_back(seed_setting
     assert "searched for" not in result.stdout
 
 
+@pytest.mark.parametrize("k", ["0", "51"])
+def test_a_passage_count_out_of_range_is_refused_before_loading(k, tmp_path):
+    result = _rag("ask", "What did Peskov say?", "--k", k, data_dir=tmp_path)
+    assert result.exit_code == 2
+    assert "Invalid value for '--k'" in result.stderr
+
+
 def test_asking_without_an_index_is_a_clear_error(tmp_path):
     result = _rag("ask", "What did Peskov say?", data_dir=tmp_path / "nothing")
     assert result.exit_code == 1

@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-from rag import DocumentNotFoundError, IndexCorruptError, IndexMissingError, RagEngine, Settings
+from rag import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexMissingError,
+    RagEngine,
+    RagError,
+    Settings,
+)
 from rag.loaders import read_source_text
 from tests.conftest import ROOT
 
@@ -58,6 +65,12 @@ def test_a_question_of_stopwords_or_punctuation_is_refused(seed_engine, question
     answer = seed_engine.ask(question, mode=mode)
     assert answer.refused and answer.citations == []
     assert answer.text.startswith("The documents don't say")
+
+
+@pytest.mark.parametrize("k", [0, -1, 51])
+def test_a_passage_count_out_of_range_is_a_clear_error(seed_engine, k):
+    with pytest.raises(RagError, match="Passages to retrieve must be 1 to 50"):
+        seed_engine.ask("What did Peskov say?", k=k)
 
 
 def test_a_follow_up_searches_with_the_previous_names(seed_engine):

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from rag import Answer, RagEngine, RagError, Settings
+from rag.config import MAX_TOP_K
 from rag.extract import SUPPORTED_SUFFIXES
 from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
@@ -220,7 +221,11 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 submit = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
             with gr.Accordion("Settings", open=False, elem_id="settings"):
                 top_k = gr.Slider(
-                    1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top-k)"
+                    1,
+                    MAX_TOP_K,
+                    value=settings.top_k,
+                    step=1,
+                    label="Passages to retrieve (top-k)",
                 )
                 mode = gr.Radio(
                     list(RETRIEVAL_MODES),
