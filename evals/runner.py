@@ -17,6 +17,7 @@ from evals.metrics import (
     sources_cited,
 )
 from rag.engine import RagEngine
+from rag.errors import QuestionSetError
 from rag.loaders import read_source_text
 
 RETRIEVAL_KEYS = (
@@ -37,14 +38,25 @@ BaselineRetriever = Callable[[str, int], list[str]]
 
 def load_cases(path: Path) -> list[dict]:
     """The cases of a JSONL question set; each has an `id` and a `question` or `turns`."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionSetError(f"Cannot read the question set {path}: {error}") from error
     cases = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        case = json.loads(line)
-        if "id" not in case or not (case.get("question") or case.get("turns")):
-            raise ValueError(f"{path}:{line_no}: a case needs an `id` and a `question` or `turns`")
+        try:
+            case = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QuestionSetError(f"{path}:{line_no}: not a JSON object ({error})") from error
+        if not isinstance(case, dict) or "id" not in case:
+            raise QuestionSetError(f"{path}:{line_no}: a case needs an `id`")
+        if not (case.get("question") or case.get("turns")):
+            raise QuestionSetError(f"{path}:{line_no}: a case needs a `question` or `turns`")
         cases.append(case)
+    if not cases:
+        raise QuestionSetError(f"{path} holds no cases (one JSON object per line).")
     return cases
 
 

@@ -9,7 +9,8 @@ RagError                    anything a user can fix; the message says how
 ├── DocumentNotFoundError   a document to delete is not in the index
 ├── EmptyQuestionError      a blank question
 ├── NoMatchingDocumentError a metadata filter admits no indexed document
-└── LlmUnavailableError     the LLM server refused, timed out or answered garbage
+├── LlmUnavailableError     the LLM server refused, timed out or answered garbage
+└── QuestionSetError        an eval question set is unreadable, malformed or empty
 """
 
 
@@ -51,3 +52,7 @@ class NoMatchingDocumentError(RagError):
 
 class LlmUnavailableError(RagError):
     """The LLM server could not be reached, was too slow, or sent something unusable."""
+
+
+class QuestionSetError(RagError):
+    """An eval question set (JSONL) cannot be read, a line is not a case, or it has none."""

@@ -101,6 +101,28 @@ def test_ingest_of_nothing_usable_fails(tmp_path):
     assert "empty file" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"id": "a", "question": "What did Peskov say?"}\nnot json\n', ":2: not a JSON object"),
+        (b'{"question": "What did Peskov say?"}\n', ":1: a case needs an `id`"),
+        (b'["a list"]\n', ":1: a case needs an `id`"),
+        (b'{"id": "a", "question": ""}\n', ":1: a case needs a `question` or `turns`"),
+        (b"\n\n", "holds no cases"),
+        (b'{"id": "a", "question": "Caf\xe9?"}\n', "Cannot read the question set"),
+    ],
+)
+def test_a_malformed_question_set_is_a_clear_error(content, message, tmp_path):
+    question_set = tmp_path / "set.jsonl"
+    question_set.write_bytes(content)
+    report = tmp_path / "report"
+    result = _rag("eval", str(question_set), "--out", str(report), data_dir=tmp_path / "data")
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not report.exists()
+
+
 @pytest.mark.slow
 def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings):
     question_set = SHARED_DATASETS / "seed" / "dev.jsonl"
