@@ -13,12 +13,14 @@ from rag.imports import gc_paused, without_optional
 _NLTK_EXTRAS = ("sklearn", "scipy")
 # Changes whenever sentence_spans splits differently: indexes store the spans they were
 # embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
 _EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no"}
 # A sentence ending in a dotted acronym or initials: "U.S.", "R.E.M.", "O.J.", "B.C."
 _DOTTED_ACRONYM_END = re.compile(r"(?<![\w.])(?:[^\W\d_]\.){2,}$")
+# Abbreviations that introduce what follows, so never end a sentence.
+_INTRODUCING_END = re.compile(r"(?<![\w.])(?:a\.k\.a|e\.g|i\.e|viz|cf)\.$", re.IGNORECASE)
 
 
 @cache
@@ -74,7 +76,8 @@ def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tupl
     and, by its orthographic heuristic, before a capitalised word its English model saw only
     in lower case mid-sentence ("U.S. | Senator Daniel Inouye", "O.J. | Simpson"). A split
     after an acronym stands only before a capitalised frequent sentence starter ("… in the
-    U.S. | It was …"), punkt's own test for abbreviations.
+    U.S. | It was …"), punkt's own test for abbreviations; never after "a.k.a.", "e.g.",
+    "i.e.", which introduce what follows.
     """
     joined: list[tuple[int, int]] = []
     for start, end in spans:
@@ -87,6 +90,8 @@ def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tupl
 
 
 def _continues_after_acronym(sentence: str, following: str) -> bool:
+    if _INTRODUCING_END.search(sentence):
+        return True
     if not _DOTTED_ACRONYM_END.search(sentence):
         return False
     first = _WORD.search(following)

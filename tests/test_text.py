@@ -31,6 +31,7 @@ def test_a_dotted_acronym_ends_a_sentence_only_before_a_sentence_starter():
         "She earned her B.A. from Eastern College and an M.F.A. in Writing from Columbia.",
         "He joined P.C.L. (a precursor to Toho) in 1933 and began his career.",
         "The season featured O.J. Simpson becoming the first player to rush 2,000 yards.",
+        'He starred as Chan Ming Lung a.k.a. "The Iron Ox" in Iron Ox, The Tiger\'s Killer.',
     ):
         assert [sentence[a:b] for a, b in sentence_spans(sentence)] == [sentence]
     # Before a capitalised frequent sentence starter the acronym ends the sentence.
