@@ -238,6 +238,9 @@ def test_a_serving_instance_reads_only_the_chunks_a_question_needs(tmp_path, pg_
     assert texts and all(by_id in s for s in texts), texts
     snapshot = reader._load_index()._load_snapshot()
     assert not snapshot.full and not snapshot.sentences.spans
+    with _Statements().listening() as again:
+        _same_answer(reader.ask(questions[0]), expected[0])
+    assert not again.reading("data_rag_chunks.text")  # read for the first ask, and kept
 
 
 def test_an_instance_answers_from_its_snapshot_while_another_writes(tmp_path, pg_url, seed_corpus):
@@ -249,13 +252,15 @@ def test_an_instance_answers_from_its_snapshot_while_another_writes(tmp_path, pg
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
     retriever = reader._retriever_for(reader._load_index())  # pinned to this version
     question = "Do sea otters hold hands while they sleep?"
-    before, _ = retriever.retrieve(question, 5)
+    # Asked of another instance: the reader's docstore keeps the chunks it reads for a while.
+    before = RagEngine(_pg_settings(tmp_path / "c", pg_url)).ask(question, k=5).retrieved
     assert Path(before[0].source).name == "otters.txt"
 
     writer.delete(otters)
     beavers = _write(tmp_path / "more", "beavers.txt", "Beavers\nBeavers hold hands too.\n")
     writer.ingest([beavers])
     after, _ = retriever.retrieve(question, 5)  # the old snapshot, rows of a newer version
+    assert [p.chunk_id for p in after] == [p.chunk_id for p in before[1:]]
     names = [Path(p.source).name for p in after]
     assert "otters.txt" not in names and "beavers.txt" not in names
     assert [p.rank for p in after] == list(range(1, len(after) + 1))
