@@ -3,8 +3,8 @@
 A serving instance whose BM25 and titles come from the store (rag.lexical, stored by the
 writer) needs a chunk's text for the k passages it returns and for the hop parents whose
 text names other documents: a few rows per question, read by id. Loading every chunk into
-an in-memory docstore at start instead took most of an instance's start (10k chunks: ~3 s;
-100k: over a minute) and held every text in memory.
+an in-memory docstore at start instead took most of an instance's start (10k chunks: 2-3 s;
+100k: ~20 s, peaking at 1.4 GiB; bench/results/NOTES.md) and held every text in memory.
 
 This is llama-index's `KVDocumentStore` over a read-only key-value store whose values are
 the chunks table's rows, as PGVectorStore writes them (text + `node_to_metadata_dict`).
