@@ -123,9 +123,10 @@ def _pg(url: str, table: str) -> PgCorpus:
 
 
 def _start(url: str, table: str, settings: Settings, query: tuple) -> tuple[float, float]:
-    """A new instance's start: its snapshot load, and that plus BM25 and a first search.
+    """A new instance's start: its snapshot load, and that plus a first search.
 
-    BM25 comes from the store (the migration stored it), not from every chunk.
+    The snapshot is the stored BM25 (the migration stored it) and the chunk ids: no chunk
+    texts or spans, which the first search reads by id for its passages.
     """
     started = time.perf_counter()
     corpus = _pg(url, table)

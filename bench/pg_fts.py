@@ -5,8 +5,8 @@
 Each dev set's corpus index (cached like `rag eval --corpus`; run with RAG_DATA_DIR pointing
 at the data dir that holds `eval-corpora/`) is copied into PostgreSQL, and its questions are
 asked of the pgvector store three times, the dense side and the fusion unchanged:
-- `bm25`: the product's sparse side, bm25s over the instance's snapshot of the chunk texts
-  and of their sentences (rag.bm25);
+- `bm25`: the product's sparse side, bm25s over the chunk texts and their sentences
+  (rag.bm25, built by the writer and stored);
 - `fts_websearch`: `ts_rank` over a `tsvector` column with a GIN index, for the chunk and
   (in a second table) for each sentence, queried with `websearch_to_tsquery` (every word
   must occur);
@@ -47,14 +47,15 @@ def add_fts(corpus: PgCorpus) -> None:
     """A generated tsvector column + GIN index on the chunks, and a table of sentences."""
     chunks = corpus._chunks.name
     sentences = f"{chunks}_fts_sentences"
-    nodes = list(corpus.index.docstore.docs.values())
+    every = corpus._full_snapshot()  # a serving instance's snapshot holds no texts or spans
+    nodes = list(every.index.docstore.docs.values())
     rows = [
         {"chunk_id": node.node_id, "text": text}
         for node in nodes
         for text in sentence_texts(
             node.metadata.get("title", ""),
             node.get_content(),
-            corpus.sentences.spans.get(node.node_id, []),
+            every.sentences.spans.get(node.node_id, []),
         )
     ]
     with corpus._engine.begin() as conn:
@@ -169,7 +170,7 @@ def compare(
     bm25 = retriever._bm25
     assert bm25 is not None
     for name, tsquery in _QUERIES.items():
-        retriever._bm25 = FtsScorer(corpus, bm25.chunk_ids, tsquery)  # type: ignore[assignment]
+        retriever._bm25 = FtsScorer(corpus, retriever._chunk_ids, tsquery)  # type: ignore[assignment]
         engine.ask("warm up")
         result[name] = _score(engine, cases)
     retriever._bm25 = bm25

@@ -363,6 +363,11 @@ class CorpusIndex:
             return np.zeros((0, self._meta["dimension"]), dtype=np.float32)
         return self._store._faiss_index.reconstruct_batch(ids)
 
+    def chunk_metadata(self, chunk_ids: Sequence[str]) -> list[dict]:
+        """Each chunk's metadata, in the order of `chunk_ids` (metadata filters read it)."""
+        nodes = self.index.docstore.docs
+        return [nodes[c].metadata for c in chunk_ids]
+
     @property
     def chunk_count(self) -> int:
         return len(self._store.node_ids)

@@ -75,14 +75,17 @@ class LexicalIndex:
 
     def matches(self, chunk_ids: set[str], sentences: SentenceStore) -> bool:
         """Whether this describes exactly these chunks and their sentences."""
-        if self.bm25 is None:
-            return not chunk_ids
-        counts_match = self.bm25.chunk_count == len(self.chunk_ids) == len(self.chunk_docs)
         return (
-            counts_match
+            self.describes(len(chunk_ids))
             and set(self.chunk_ids) == chunk_ids
-            and self.bm25.sentence_count == sentences.sentence_count
+            and (self.bm25 is None or self.bm25.sentence_count == sentences.sentence_count)
         )
+
+    def describes(self, chunk_count: int) -> bool:
+        """Whether its parts agree and count `chunk_count` chunks (a check without them)."""
+        if self.bm25 is None:
+            return chunk_count == 0 and not self.chunk_ids
+        return self.bm25.chunk_count == len(self.chunk_ids) == len(self.chunk_docs) == chunk_count
 
 
 def _node_batches(docstore: BaseDocumentStore, size: int = 10_000) -> Iterator[list[BaseNode]]:

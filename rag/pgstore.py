@@ -4,10 +4,11 @@ Chunks (text, metadata, vector) live in llama-index's `PGVectorStore` table with
 cosine index; beside it, one row per chunk with its sentences' spans and float16 vectors,
 one row per document (hash, source, title), and a version counter. A document is written
 in one transaction, so a reader never sees part of one; each instance keeps a snapshot of
-the chunk texts and sentence spans and reloads it when the version moves. BM25 and the
-titles (rag.lexical) are built by the writer once per ingest and stored with the version
-they describe; an instance downloads them into its data dir and loads them from there
-instead of building them from every chunk (a store written before then builds them).
+one version and reloads it when the version moves. BM25 and the titles (rag.lexical) are
+built by the writer once per ingest and stored with the version they describe; an instance
+downloads them into its data dir and loads them from there, and reads chunk texts by id
+when a question needs them (rag.pgchunks). Writers, and instances of a store with no BM25
+stored for its version, load every chunk's text and spans instead, to build BM25 from.
 Vectors are not held in memory: dense search runs in PostgreSQL, and the candidates' chunk
 and sentence vectors are fetched per query.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -39,6 +41,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.core.storage.docstore.types import BaseDocumentStore
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilters
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.postgres import PGVectorStore
@@ -50,6 +53,7 @@ from rag.errors import IndexCorruptError, IndexMissingError, StoreUnavailableErr
 from rag.filters import ChunkFilter, check_supported
 from rag.index import CorpusIndex, DocumentInfo, document_transformations
 from rag.lexical import LexicalIndex
+from rag.pgchunks import PgDocumentStore
 from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
@@ -195,14 +199,21 @@ class _FetchedVectors(dict):
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """What one instance holds in memory: the chunks and spans as of one version."""
+    """What one instance knows of the store as of one version.
 
-    index: VectorStoreIndex  # its docstore holds the chunk nodes (no vectors)
-    sentences: SentenceStore  # spans; vectors fetched per query
+    Full (writers build BM25 from it; also an instance of a store with no BM25 stored for
+    this version): every chunk node in an in-memory docstore and every chunk's spans. Lazy
+    (an instance, when the writer stored BM25 for this version): that BM25 and the chunk
+    ids; the docstore reads chunks by id on demand (rag.pgchunks), and there are no spans.
+    """
+
+    index: VectorStoreIndex  # its docstore: the chunk nodes (no vectors), or reads them
+    sentences: SentenceStore  # spans (full only); vectors fetched per query
     fetched: _FetchedVectors  # = sentences.vectors
     version: int
     chunk_ids: frozenset[str]
     lexical: list[LexicalIndex] = field(default_factory=list)  # [] until first asked for
+    full: bool = True
 
 
 class PgCorpus(CorpusIndex):
@@ -301,33 +312,89 @@ class PgCorpus(CorpusIndex):
     def _version(self, conn: sa.Connection) -> int:
         return conn.execute(sa.select(self._tables.state.c.version)).scalar_one()
 
-    # The snapshot: chunk nodes (for BM25, title links, passages) and sentence spans.
+    # The snapshot: the chunks of one version (for BM25, title links, passages).
 
     def _load_snapshot(self) -> _Snapshot:
         if self._snapshot is None:
-            chunks, sentences = self._chunks, self._tables.sentences
-            with reporting(self._url), self._engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                with conn.begin():
-                    version = self._version(conn)
-                    rows = conn.execute(sa.select(chunks.c.text, chunks.c.metadata_)).all()
-                    spans = conn.execute(sa.select(sentences.c.chunk_id, sentences.c.spans)).all()
-            nodes = [metadata_dict_to_node(meta, text=text) for text, meta in rows]
-            docstore = SimpleDocumentStore()
-            docstore.add_documents(nodes)
-            storage = StorageContext.from_defaults(docstore=docstore, vector_store=self._store)
-            index = VectorStoreIndex(
-                nodes=[],
-                storage_context=storage,
-                embed_model=self._embed_model,
-                transformations=document_transformations(),
-            )
-            fetched = _FetchedVectors(self)
-            store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})
-            store.vectors = fetched  # after: SentenceStore takes an empty mapping for none
-            ids = frozenset(node.node_id for node in nodes)
-            self._snapshot = _Snapshot(index, store, fetched, version, ids)
+            self._snapshot = self._lazy_snapshot() or self._full_snapshot()
         return self._snapshot
+
+    def _full_snapshot(self) -> _Snapshot:
+        """Every chunk's text and metadata, and spans, in memory: what BM25 is built from."""
+        chunks, sentences = self._chunks, self._tables.sentences
+        with reporting(self._url), self._engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                version = self._version(conn)
+                rows = conn.execute(sa.select(chunks.c.text, chunks.c.metadata_)).all()
+                spans = conn.execute(sa.select(sentences.c.chunk_id, sentences.c.spans)).all()
+        nodes = [metadata_dict_to_node(meta, text=text) for text, meta in rows]
+        docstore = SimpleDocumentStore()
+        docstore.add_documents(nodes)
+        store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})
+        ids = frozenset(node.node_id for node in nodes)
+        return self._snapshot_of(docstore, store, version, ids)
+
+    def _lazy_snapshot(self) -> _Snapshot | None:
+        """The stored BM25's version, chunks read on demand; None if none is stored for it."""
+        head = self._stored_head()
+        if head is None:
+            return None
+        version, digest, chunk_count = head
+        lexical = self._fetch_lexical(digest)
+        if lexical is None:  # a writer replaced it since: the store moved on
+            return None
+        if not lexical.describes(chunk_count):
+            logger.warning("The stored lexical index %s does not match the chunks", digest)
+            return None
+        ids = frozenset(lexical.chunk_ids)
+        # Not a bound method: the corpus must stay free of cycles (see _FetchedVectors).
+        read = functools.partial(_read_chunks, self._engine, self._url, self._chunks, ids)
+        docstore = PgDocumentStore(read)
+        snapshot = self._snapshot_of(docstore, SentenceStore(), version, ids, full=False)
+        snapshot.lexical.append(lexical)
+        return snapshot
+
+    def _stored_head(self) -> tuple[int, str, int] | None:
+        """The version, its stored BM25's digest and the chunk count, read together.
+
+        None when no BM25 is stored for the current version. The version is the guard that
+        the stored BM25 describes the current chunks: every write moves it in the
+        transaction that changes the rows, and a writer stores BM25 (under the write lock)
+        only while the version is still the one whose rows it built it from. The chunk
+        count, from the same transaction, is a cheap check on top (rows written around
+        rag); the full snapshot's check compares every id and sentence count instead,
+        which needs every chunk's spans.
+        """
+        table = self._tables.lexical
+        with reporting(self._url), self._engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                version = self._version(conn)
+                row = conn.execute(sa.select(table.c.version, table.c.digest)).first()
+                if row is None or row.version != version:
+                    return None
+                count = sa.select(sa.func.count()).select_from(self._chunks)
+                return version, row.digest, conn.execute(count).scalar_one()
+
+    def _snapshot_of(
+        self,
+        docstore: BaseDocumentStore,
+        sentences: SentenceStore,
+        version: int,
+        chunk_ids: frozenset[str],
+        full: bool = True,
+    ) -> _Snapshot:
+        storage = StorageContext.from_defaults(docstore=docstore, vector_store=self._store)
+        index = VectorStoreIndex(
+            nodes=[],
+            storage_context=storage,
+            embed_model=self._embed_model,
+            transformations=document_transformations(),
+        )
+        fetched = _FetchedVectors(self)
+        sentences.vectors = fetched  # after: SentenceStore takes an empty mapping for none
+        return _Snapshot(index, sentences, fetched, version, chunk_ids, full=full)
 
     @property
     def index(self) -> VectorStoreIndex:  # type: ignore[override]
@@ -365,15 +432,21 @@ class PgCorpus(CorpusIndex):
                 stored,
             )
             return None
-        folder = self._lexical_cache / row.digest
-        if not folder.is_dir() and not self._download_lexical(row.digest, folder):
+        lexical = self._fetch_lexical(row.digest)
+        if lexical is None:
             logger.info("Building BM25 from every chunk: a writer replaced the stored one")
             return None
-        lexical = LexicalIndex.load(folder)
-        if lexical is None or not lexical.matches(set(snapshot.chunk_ids), snapshot.sentences):
+        if not lexical.matches(set(snapshot.chunk_ids), snapshot.sentences):
             logger.warning("The stored lexical index %s does not match the chunks", row.digest)
             return None
         return lexical
+
+    def _fetch_lexical(self, digest: str) -> LexicalIndex | None:
+        """The stored lexical index of this digest, read through the cache (None: replaced)."""
+        folder = self._lexical_cache / digest
+        if not folder.is_dir() and not self._download_lexical(digest, folder):
+            return None
+        return LexicalIndex.load(folder)
 
     def _download_lexical(self, digest: str, folder: Path) -> bool:
         """Unpack the stored files into `folder`, by a rename: another instance may race.
@@ -400,8 +473,11 @@ class PgCorpus(CorpusIndex):
     def _store_lexical(self, snapshot: _Snapshot) -> None:
         """Build BM25 and the titles of this snapshot and store them, if it is still current.
 
-        A newer write means a newer writer, whose own persist stores its version's.
+        A newer write means a newer writer, whose own persist stores its version's. A lazy
+        snapshot is made only from its version's stored one (and cannot build one).
         """
+        if not snapshot.full:
+            return
         stored = self._stored_lexical_row()
         if stored is not None and stored.version == snapshot.version:
             return
@@ -497,6 +573,20 @@ class PgCorpus(CorpusIndex):
             fetched[chunk_id] = raw.reshape(-1, self.dimension)
         self._load_snapshot().fetched.keep(fetched)
         return matrix
+
+    def chunk_metadata(self, chunk_ids: Sequence[str]) -> list[dict]:
+        """Each chunk's metadata, in the order of `chunk_ids`, in one query (no texts read).
+
+        The node's own metadata, which `node_to_metadata_dict` keeps inside `_node_content`
+        beside the keys it adds for PGVectorStore's filters. A chunk deleted since the
+        snapshot has none (`nearest` leaves it out).
+        """
+        chunks = self._chunks
+        content = sa.cast(chunks.c.metadata_["_node_content"].astext, JSONB)
+        query = sa.select(chunks.c.node_id, content["metadata"].label("metadata"))
+        with reporting(self._url), self._engine.connect() as conn:
+            found = {row.node_id: row.metadata for row in conn.execute(query)}
+        return [found.get(c) or {} for c in chunk_ids]
 
     @property
     def chunk_count(self) -> int:
@@ -613,6 +703,25 @@ class PgCorpus(CorpusIndex):
 
     def check_consistency(self, where: Any) -> None:
         """Transactions keep the tables consistent."""
+
+
+def _read_chunks(
+    engine: sa.Engine, url: str, chunks: sa.Table, known: frozenset[str], chunk_ids: Sequence[str]
+) -> dict[str, BaseNode]:
+    """The chunks of `chunk_ids` still stored, as nodes; none a snapshot does not know.
+
+    Node ids are random (llama-index's splitter): a replaced document's chunks get new
+    ones, so a known id still stored has the text the snapshot's BM25 was built from.
+    """
+    wanted = [c for c in dict.fromkeys(chunk_ids) if c in known]
+    if not wanted:
+        return {}
+    query = sa.select(chunks.c.node_id, chunks.c.text, chunks.c.metadata_).where(
+        chunks.c.node_id.in_(wanted)
+    )
+    with reporting(url), engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {r.node_id: metadata_dict_to_node(r.metadata_, text=r.text) for r in rows}
 
 
 def sql_condition(filters: MetadataFilters, metadata: Any) -> sa.ColumnElement[bool]:

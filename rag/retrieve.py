@@ -116,10 +116,13 @@ class Retriever:
         times.append(time.perf_counter())
         q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25, allowed)
         ranked = self._rank(query, q, k, self._mode_settings(mode))
-        nodes = self.corpus.index.docstore.get_nodes([p for p, _ in ranked])
+        # On a shared store a chunk deleted since the snapshot is left out: fewer passages.
+        nodes = self.corpus.index.docstore.get_nodes([c for c, _ in ranked], raise_error=False)
+        by_id = {node.node_id: node for node in nodes}
+        kept = [(by_id[c], score) for c, score in ranked if c in by_id]
         passages = [
             Passage.from_node(NodeWithScore(node=node, score=score), rank)
-            for rank, ((_, score), node) in enumerate(zip(ranked, nodes, strict=True), start=1)
+            for rank, (node, score) in enumerate(kept, start=1)
         ]
         times.append(time.perf_counter())
         stages = ("dense", "bm25", "fusion")
@@ -151,6 +154,7 @@ class Retriever:
         # Second hop: the documents named in the best passages of the first round, scored
         # by the passage that names them as much as by the question (iterative retrieval).
         parents = self._best_per_document(score, s.hop_parents)
+        self._learn_links(parents)
         linked = {
             (parent, p)
             for parent in parents
@@ -214,19 +218,30 @@ class Retriever:
         return self._filters[key]
 
     def _metadata(self) -> list[dict]:
-        """Each chunk's metadata, in chunk order (built from every chunk once: seconds at 100k)."""
+        """Each chunk's metadata, in chunk order (read for every chunk once: seconds at 100k)."""
         if self._chunk_metadata is None:
-            nodes = self.corpus.index.docstore.docs
-            self._chunk_metadata = [nodes[c].metadata for c in self._chunk_ids]
+            self._chunk_metadata = self.corpus.chunk_metadata(self._chunk_ids)
         return self._chunk_metadata
 
+    def _learn_links(self, positions: list[int]) -> None:
+        """Read the chunks not seen yet (one docstore call) and memoise the documents they name.
+
+        Memoised: chunks do not change under us (a write makes a new retriever); a chunk
+        deleted from a shared store since the snapshot names none.
+        """
+        new = [p for p in positions if p not in self._links_of]
+        if not new:
+            return
+        ids = [self._chunk_ids[p] for p in new]
+        nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
+        text = {node.node_id: node.get_content() for node in nodes}
+        for p, chunk_id in zip(new, ids, strict=True):
+            named = self._linker.linked(text[chunk_id]) if chunk_id in text else set()
+            self._links_of[p] = named - {self._chunk_doc[p]}
+
     def _links(self, position: int) -> set[str]:
-        """The other documents a chunk names (memoised: chunks do not change under us)."""
-        if position not in self._links_of:
-            node = self.corpus.index.docstore.get_node(self._chunk_ids[position])
-            self._links_of[position] = self._linker.linked(node.get_content()) - {
-                self._chunk_doc[position]
-            }
+        """The other documents a chunk names."""
+        self._learn_links([position])
         return self._links_of[position]
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,106 @@ def test_a_second_instance_loads_the_stored_bm25_and_sees_a_later_ingest(
     assert _keyword_sources(reader, "juggle pebbles")[0] == "otters.txt"
     assert spy.calls == 1  # the reader loaded the new version's, did not build it
     assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 2
+
+
+class _Statements:
+    """The SQL this process sends to PostgreSQL while listening (a SQLAlchemy event)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.seen.append(statement)
+
+    @contextmanager
+    def listening(self) -> Iterator[_Statements]:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._record)
+        try:
+            yield self
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._record)
+
+    def reading(self, column: str) -> list[str]:
+        return [s for s in self.seen if column in s and s.lstrip().upper().startswith("SELECT")]
+
+
+def _same_answer(a, b) -> None:
+    assert a.text == b.text
+    assert [(c.quote, c.source, c.start) for c in a.citations] == [
+        (c.quote, c.source, c.start) for c in b.citations
+    ]
+    assert [(p.chunk_id, p.text, round(p.score, 6)) for p in a.retrieved] == [
+        (p.chunk_id, p.text, round(p.score, 6)) for p in b.retrieved
+    ]
+
+
+def test_a_serving_instance_reads_only_the_chunks_a_question_needs(tmp_path, pg_url, seed_corpus):
+    """No chunk text or span is loaded at start: passages and hop parents are read by id."""
+    writer = RagEngine(_pg_settings(tmp_path / "a", pg_url))
+    corpus = _write(tmp_path / "corpus", SEED_FILE.name, SEED_FILE.read_text()).parent
+    _write(corpus, "otters.txt", "Otters\nSea otters hold hands while they sleep.\n")
+    writer.ingest([corpus])
+    questions = ["What did Peskov say?", "Do sea otters hold hands?", "Who met in Jeddah?"]
+    expected = [writer.ask(q) for q in questions]  # the writer's full snapshot
+
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    with _Statements().listening() as sql:
+        answers = [reader.ask(q) for q in questions]
+    for answer, want in zip(answers, expected, strict=True):
+        _same_answer(answer, want)
+    assert PESKOV_QUOTE in answers[0].citations[0].quote
+    assert not sql.reading("rag_sentences.spans")
+    texts = sql.reading("data_rag_chunks.text")
+    by_id = "WHERE public.data_rag_chunks.node_id IN ("
+    assert texts and all(by_id in s for s in texts), texts
+    snapshot = reader._load_index()._load_snapshot()
+    assert not snapshot.full and not snapshot.sentences.spans
+    with _Statements().listening() as again:
+        _same_answer(reader.ask(questions[0]), expected[0])
+    assert not again.reading("data_rag_chunks.text")  # read for the first ask, and kept
+
+
+def test_an_instance_answers_from_its_snapshot_while_another_writes(tmp_path, pg_url, seed_corpus):
+    """Deleted chunks drop out of an older snapshot's answers, new ones wait for its reload."""
+    writer = RagEngine(_pg_settings(tmp_path / "a", pg_url))
+    corpus = _write(tmp_path / "corpus", SEED_FILE.name, SEED_FILE.read_text()).parent
+    otters = _write(corpus, "otters.txt", "Otters\nSea otters hold hands while they sleep.\n")
+    writer.ingest([corpus])
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    retriever = reader._retriever_for(reader._load_index())  # pinned to this version
+    question = "Do sea otters hold hands while they sleep?"
+    # Asked of another instance: the reader's docstore keeps the chunks it reads for a while.
+    before = RagEngine(_pg_settings(tmp_path / "c", pg_url)).ask(question, k=5).retrieved
+    assert Path(before[0].source).name == "otters.txt"
+
+    writer.delete(otters)
+    beavers = _write(tmp_path / "more", "beavers.txt", "Beavers\nBeavers hold hands too.\n")
+    writer.ingest([beavers])
+    after, _ = retriever.retrieve(question, 5)  # the old snapshot, rows of a newer version
+    assert [p.chunk_id for p in after] == [p.chunk_id for p in before[1:]]
+    names = [Path(p.source).name for p in after]
+    assert "otters.txt" not in names and "beavers.txt" not in names
+    assert [p.rank for p in after] == list(range(1, len(after) + 1))
+    assert len(after) == len(before) - 1  # the deleted chunk was ranked, and dropped
+    assert [Path(p.source).name for p in reader.ask(question).retrieved][0] == "beavers.txt"
+
+
+def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
+    tmp_path, pg_url, seed_corpus, caplog
+):
+    """A chunk written around rag (no version bump): the instance loads every chunk instead."""
+    RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
+    columns = "node_id, text, metadata_, embedding"
+    copy = "SELECT 'stray', text, metadata_, embedding FROM data_rag_chunks LIMIT 1"
+    writer = sa.create_engine(pg_url)
+    with writer.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO data_rag_chunks ({columns}) {copy}"))
+    writer.dispose()
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    with caplog.at_level("INFO", logger="rag.pgstore"):
+        assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
+    assert "does not match the chunks" in caplog.text
+    assert reader._load_index()._load_snapshot().full
 
 
 def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path):
@@ -379,6 +480,17 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
     pg = engine.ask(SHELLS, k=10, filters=by_name("report-2024.txt", "report-2025.txt"))
     assert [c.quote for c in pg.citations] == [c.quote for c in faiss.citations]
     assert [p.text for p in pg.retrieved] == [p.text for p in faiss.retrieved]
+
+    # A serving instance, chunks read on demand: the metadata in one query, the same answers.
+    lazy = RagEngine(_pg_settings(tmp_path / "lazy", pg_url))
+    lazy_corpus = lazy._load_index()
+    assert isinstance(lazy_corpus, PgCorpus) and not lazy_corpus._load_snapshot().full
+    assert lazy_corpus.chunk_metadata([n.node_id for n in nodes]) == metadata
+    for filters in cases[:5]:
+        _same_answer(
+            lazy.ask(SHELLS, k=10, filters=filters), engine.ask(SHELLS, k=10, filters=filters)
+        )
+    assert lazy.ask(SHELLS, filters=by_name("none.txt")).refused
 
 
 SQUAD_ARTICLES = ("squad2-01-normans.txt", "squad2-05-1973-oil-crisis.txt")
