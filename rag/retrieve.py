@@ -154,11 +154,11 @@ class Retriever:
         # Second hop: the documents named in the best passages of the first round, scored
         # by the passage that names them as much as by the question (iterative retrieval).
         parents = self._best_per_document(score, s.hop_parents)
-        self._learn_links(parents)
+        links = self._links(parents)
         linked = {
             (parent, p)
             for parent in parents
-            for doc in self._links(parent)
+            for doc in links[parent]
             for p in q.admit(set(self._doc_chunks[doc]))
         }
         new = sorted({p for _, p in linked} - set(score))
@@ -223,26 +223,21 @@ class Retriever:
             self._chunk_metadata = self.corpus.chunk_metadata(self._chunk_ids)
         return self._chunk_metadata
 
-    def _learn_links(self, positions: list[int]) -> None:
-        """Read the chunks not seen yet (one docstore call) and memoise the documents they name.
+    def _links(self, positions: list[int]) -> dict[int, set[str]]:
+        """The other documents each chunk names; chunks not seen yet are read in one call.
 
         Memoised: chunks do not change under us (a write makes a new retriever); a chunk
         deleted from a shared store since the snapshot names none.
         """
         new = [p for p in positions if p not in self._links_of]
-        if not new:
-            return
-        ids = [self._chunk_ids[p] for p in new]
-        nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
-        text = {node.node_id: node.get_content() for node in nodes}
-        for p, chunk_id in zip(new, ids, strict=True):
-            named = self._linker.linked(text[chunk_id]) if chunk_id in text else set()
-            self._links_of[p] = named - {self._chunk_doc[p]}
-
-    def _links(self, position: int) -> set[str]:
-        """The other documents a chunk names."""
-        self._learn_links([position])
-        return self._links_of[position]
+        if new:
+            ids = [self._chunk_ids[p] for p in new]
+            nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
+            text = {node.node_id: node.get_content() for node in nodes}
+            for p, chunk_id in zip(new, ids, strict=True):
+                named = self._linker.linked(text[chunk_id]) if chunk_id in text else set()
+                self._links_of[p] = named - {self._chunk_doc[p]}
+        return {p: self._links_of[p] for p in positions}
 
 
 class _DocChunks:
