@@ -34,7 +34,7 @@ from rag.config import Settings
 from rag.engine import RagEngine
 from rag.pgstore import PgCorpus
 from rag.retrieve import Retriever
-from rag.sentences import sentence_texts
+from rag.reading.chunks import sentence_texts
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 _QUERIES = {
@@ -55,6 +55,7 @@ def add_fts(corpus: PgCorpus) -> None:
         for text in sentence_texts(
             node.metadata.get("title", ""),
             node.get_content(),
+            node.metadata,
             every.sentences.spans.get(node.node_id, []),
         )
     ]

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import Stemmer
-from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.schema import BaseNode
 
 from rag.imports import without_optional
 from rag.packed import DiskArray
-from rag.sentences import SentenceStore, sentence_texts
+from rag.reading.chunks import embed_text, sentence_texts
+from rag.sentences import SentenceStore
 
 # bm25s imports scipy.sparse if it can, for a CSC backend it does not use by default (nor
 # here): ~0.25 s of a cold `rag ask`.
@@ -168,13 +169,13 @@ class Bm25Builder:
         # llama-index's retriever indexes the chunk with its metadata header (title); we read
         # all its scores instead of its top k, because fusion and the second hop need the
         # scores of chunks outside BM25's own top k.
-        texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+        texts = [embed_text(node) for node in nodes]
         self._chunk_tokens.add(texts, self._stemmer)
         sentence_texts_: list[str] = []
         for node in nodes:
             spans = self._sentences.spans.get(node.node_id, [])
             title = node.metadata.get("title", "")
-            sentence_texts_ += sentence_texts(title, node.get_content(), spans)
+            sentence_texts_ += sentence_texts(title, node.get_content(), node.metadata, spans)
             self._owners.append(np.full(len(spans), len(self.chunk_ids), np.int64))
             self.chunk_ids.append(node.node_id)
         if sentence_texts_:

@@ -10,10 +10,11 @@ import hashlib
 import io
 import logging
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from rag.reading.html import docx_to_text, html_to_text
 
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 SUPPORTED_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx")
@@ -32,11 +33,13 @@ class ExtractionError(Exception):
 
 @dataclass(frozen=True)
 class Extracted:
-    """A file's text, the sha256 of its bytes, and where each page starts (PDF only)."""
+    """A file's text, the sha256 of its bytes, where each page starts (PDF only) and the
+    title the file declares (HTML's <title>)."""
 
     text: str
     sha256: str
     page_starts: list[int] = field(default_factory=list)
+    title: str = ""
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding a char offset, for PDFs."""
@@ -97,19 +100,11 @@ def _checked(text: str) -> str:
     return text
 
 
-def _html_text(data: bytes) -> str:
-    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
-    with warnings.catch_warnings():
-        # Short markup such as ".TXT" "looks like a filename" to BeautifulSoup; it is text here.
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(decode_text(data), "html.parser")
-    for hidden in soup(["script", "style", "noscript", "template", "head"]):
-        hidden.decompose()
-    text = _BLANK_RUNS.sub("\n\n", soup.get_text("\n").strip())
+def _html_text(data: bytes) -> tuple[str, str]:
+    text, title = html_to_text(decode_text(data))
     if not text.strip():
         raise ExtractionError("HTML without visible text")
-    return text
+    return _normalize_newlines(text), title
 
 
 def _pdf_text(data: bytes) -> tuple[str, list[int]]:
@@ -139,7 +134,7 @@ def _docx_text(data: bytes) -> str:
         document = DocxDocument(io.BytesIO(data))
     except Exception as err:  # python-docx raises zipfile, KeyError, lxml errors alike
         raise ExtractionError(f"malformed DOCX ({type(err).__name__})") from err
-    text = "\n".join(p.text for p in document.paragraphs)
+    text = docx_to_text(document)
     if not text.strip():
         raise ExtractionError("DOCX without text")
     return _normalize_newlines(text)
@@ -166,7 +161,8 @@ def extract(path: Path, max_bytes: int) -> Extracted:
     if suffix == ".docx":
         return Extracted(_docx_text(data), digest)
     if suffix in (".html", ".htm"):
-        return Extracted(_html_text(data), digest)
+        text, title = _html_text(data)
+        return Extracted(text, digest, title=title)
     return Extracted(decode_text(data), digest)
 
 

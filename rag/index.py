@@ -19,7 +19,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.constants import DEFAULT_CHUNK_SIZE
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.node_parser.text.sentence import SENTENCE_CHUNK_OVERLAP
-from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
+from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStore
 
@@ -28,6 +28,8 @@ from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.index_store import IndexDictStore
 from rag.lexical import LexicalIndex
+from rag.reading.chunks import embed_text
+from rag.reading.splitter import ReadingSplitter
 from rag.sentences import SentenceStore
 from rag.text import import_nltk
 from rag.vectors import (
@@ -283,7 +285,7 @@ class CorpusIndex:
 
     def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
         """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""
-        texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+        texts = [embed_text(node) for node in nodes]
         vectors = embed_texts(self.index._embed_model, texts, show_progress)
         for node, vector in zip(nodes, vectors, strict=True):
             node.embedding = vector
@@ -444,7 +446,8 @@ def document_transformations() -> list[TransformComponent]:
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:
-    """llama-index's sentence-aware splitter, counting tiktoken cl100k_base tokens."""
+    """llama-index's sentence-aware splitter, cutting between the units a document is read
+    into (rag.reading), counting tiktoken cl100k_base tokens."""
     # The splitter's first sentence split imports all of nltk (~3 s with scipy.stats): ours first.
     import_nltk()
-    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)
+    return ReadingSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)

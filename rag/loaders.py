@@ -99,7 +99,7 @@ class TextFileReader(BaseReader):
         metadata = {
             "file_path": str(file),
             "file_name": file.name,
-            "title": _title_of(text, file.stem),
+            "title": extracted.title or _title_of(text, file.stem),
             "date": date.group(0) if date else "",
             "sha256": extracted.sha256,
             **(extra_info or {}),

@@ -16,24 +16,18 @@ from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.schema import BaseNode
 
 from rag.embedding import embed_texts
 from rag.onnx_embedding import OnnxEmbedding
 from rag.packed import PackedSentences, PackedSpans, PackedVectors, write_packed
-from rag.text import sentence_spans
+from rag.reading.chunks import embed_text, sentence_spans_of, sentence_texts
 
 Spans = Sequence[tuple[int, int]]
 
 
-def sentence_texts(title: str, text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
-    """What is embedded and BM25-indexed for each sentence: the title gives it its subject."""
-    return [f"{title}: {text[start:end]}" for start, end in spans]
-
-
 def _spans_of(node: BaseNode) -> list[tuple[int, int]]:
-    text = node.get_content()
-    return [(a, b) for a, b in sentence_spans(text) if text[a:b].strip()]
+    return sentence_spans_of(node.get_content(), node.metadata)
 
 
 def _spans_in_embedded(
@@ -61,7 +55,7 @@ def _embed_pooled(
     Batches hold chunks of similar length (less padding). The chunk is embedded with its
     metadata header, so a sentence's span is shifted past it. None: a sentence truncated away.
     """
-    texts = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+    texts = [embed_text(node) for node in nodes]
     shifted = [
         _spans_in_embedded(text, node.get_content(), spans[node.node_id])
         for node, text in zip(nodes, texts, strict=True)
@@ -132,7 +126,10 @@ class SentenceStore:
             text
             for node in nodes
             for text in sentence_texts(
-                node.metadata.get("title", ""), node.get_content(), spans[node.node_id]
+                node.metadata.get("title", ""),
+                node.get_content(),
+                node.metadata,
+                spans[node.node_id],
             )
         ]
         embedded = embed_texts(embed_model, [texts[i] for i in missing], show_progress)

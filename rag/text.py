@@ -13,10 +13,13 @@ from rag.imports import gc_paused, without_optional
 _NLTK_EXTRAS = ("sklearn", "scipy")
 # Changes whenever sentence_spans splits differently: indexes store the spans they were
 # embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
-_EXTRA_ABBREVIATIONS = {"u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no"}
+_EXTRA_ABBREVIATIONS = {
+    "u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no", "resp", "approx", "vs",
+    "esp", "incl",
+}  # fmt: skip
 # A sentence ending in a dotted acronym or initials: "U.S.", "R.E.M.", "O.J.", "B.C."
 _DOTTED_ACRONYM_END = re.compile(r"(?<![\w.])(?:[^\W\d_]\.){2,}$")
 # Abbreviations that introduce what follows, so never end a sentence.
@@ -59,18 +62,28 @@ def stopwords() -> frozenset[str]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence; a line break always ends a sentence (headlines, lists)."""
+    """(start, end) of each sentence; a line break always ends a sentence (headlines, lists).
+
+    For text without structure (an LLM's answer); documents are read by rag.reading, which
+    splits each paragraph with `paragraph_sentence_spans`.
+    """
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
-        line_spans = _rejoin_after_acronyms(line, list(_punkt().span_tokenize(line)))
-        spans.extend((offset + a, offset + b) for a, b in line_spans)
+        spans.extend((offset + a, offset + b) for a, b in paragraph_sentence_spans(line))
         offset += len(line) + 1
     return spans
 
 
-def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Punkt's spans, re-joined where a split follows a dotted acronym mid-sentence.
+def paragraph_sentence_spans(paragraph: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of one paragraph: its line breaks are wraps, not ends."""
+    flat = paragraph.replace("\n", " ").replace("\t", " ")
+    return _rejoined(flat, list(_punkt().span_tokenize(flat)))
+
+
+def _rejoined(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Punkt's spans, re-joined where a split falls mid-sentence: after a dotted acronym,
+    or before a word in lower case (no sentence opens so; a quoted question does end in "?").
 
     Punkt splits after an acronym it does not know ("M.F.A. | in Writing", "R.E.M. | was")
     and, by its orthographic heuristic, before a capitalised word its English model saw only
@@ -82,16 +95,19 @@ def _rejoin_after_acronyms(line: str, spans: list[tuple[int, int]]) -> list[tupl
     joined: list[tuple[int, int]] = []
     for start, end in spans:
         previous = line[joined[-1][0] : joined[-1][1]] if joined else ""
-        if previous and _continues_after_acronym(previous, line[start:end]):
+        if previous and _continues(previous, line[start:end]):
             joined[-1] = (joined[-1][0], end)
         else:
             joined.append((start, end))
     return joined
 
 
-def _continues_after_acronym(sentence: str, following: str) -> bool:
+def _continues(sentence: str, following: str) -> bool:
     if _INTRODUCING_END.search(sentence):
         return True
+    first_word = _WORD.match(following.lstrip("\"'“‘(["))
+    if first_word and first_word.group().isalpha() and first_word.group().islower():
+        return True  # a sentence does not open in lower case: a quoted question, "(1.3.) if …"
     if not _DOTTED_ACRONYM_END.search(sentence):
         return False
     first = _WORD.search(following)

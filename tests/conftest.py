@@ -33,6 +33,36 @@ BRIDGE_DOCS = {
 }
 
 
+def make_pdf(path: Path, pages: list[str]) -> None:
+    """A real PDF (Helvetica), written by hand: each page's text, one PDF line per line."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in pages:
+        shown = " 0 -14 Td ".join(f"({line}) Tj" for line in text.split("\n"))
+        stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode()
+        page_no, content_no = len(objects) + 1, len(objects) + 2
+        kids.append(f"{page_no} 0 R")
+        objects.append(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {len(pages) * 2 + 3} 0 R >> >> "
+            f"/Contents {content_no} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    path.write_bytes(out)
+
+
 def write_files(folder: Path, files: dict[str, str]) -> Path:
     """Write {name: text} into folder (created if needed); returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,36 +14,7 @@ from pypdf import PdfWriter
 
 from rag.extract import SUPPORTED_SUFFIXES, page_at
 from rag.loaders import collect_files, load_documents, read_source_text
-from tests.conftest import ROOT
-
-
-def make_pdf(path, pages: list[str]) -> None:
-    """A real PDF with one line of text per page (Helvetica), written by hand."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
-    kids = []
-    for text in pages:
-        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        page_no, content_no = len(objects) + 1, len(objects) + 2
-        kids.append(f"{page_no} 0 R")
-        objects.append(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {len(pages) * 2 + 3} 0 R >> >> "
-            f"/Contents {content_no} 0 R >>"
-        )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>"
-    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    path.write_bytes(out)
+from tests.conftest import ROOT, make_pdf
 
 
 def _load(tmp_path, **kwargs):
@@ -98,7 +69,10 @@ def test_html_keeps_the_text_and_drops_scripts_and_styles(tmp_path):
     text = documents["page.html"].text
     assert "Harbour report" in text and "Ships leave at dawn." in text
     assert "alert" not in text and "color" not in text
-    assert documents["page.html"].metadata["title"] == "Harbour report"
+    assert documents["page.html"].metadata["title"] == "T"  # its <title>
+    (tmp_path / "page.html").write_text("<h1>Harbour report</h1><p>Ships leave at dawn.</p>")
+    documents, _ = _load(tmp_path)
+    assert documents["page.html"].metadata["title"] == "Harbour report"  # else its first heading
 
 
 def test_an_html_file_whose_text_looks_like_a_file_name_is_loaded_quietly(tmp_path):
@@ -123,16 +97,17 @@ def test_pdf_pages_are_kept_so_citations_can_name_them(tmp_path):
     assert page_at(tmp_path / "report.pdf", 0) is None
 
 
-def test_docx_paragraphs_become_lines(tmp_path):
+def test_docx_paragraphs_become_blocks_headings_marked_by_their_style(tmp_path):
     document = DocxDocument()
     document.add_heading("Minutes", level=1)
     document.add_paragraph("The board approved the budget.")
     document.save(tmp_path / "minutes.docx")
     documents, _ = _load(tmp_path)
-    assert documents["minutes.docx"].text.splitlines() == [
-        "Minutes",
+    assert documents["minutes.docx"].text.split("\n\n") == [
+        "# Minutes",
         "The board approved the budget.",
     ]
+    assert documents["minutes.docx"].metadata["title"] == "Minutes"
 
 
 def _encrypted_pdf(path):

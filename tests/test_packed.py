@@ -134,7 +134,7 @@ def test_bm25_built_in_batches_scores_as_llama_index_builds_it(tmp_path):
         text
         for n in nodes
         for text in sentence_texts(
-            n.metadata["title"], n.get_content(), index.sentences.spans[n.node_id]
+            n.metadata["title"], n.get_content(), n.metadata, index.sentences.spans[n.node_id]
         )
     ]
     sentences = bm25s.BM25()
