@@ -14,6 +14,11 @@ Definitions (also printed in every report):
 - citation precision: share of citations whose passage holds an evidence snippet.
 - citation validity: share of citations whose quote is verbatim at its span in its file (a
   file that can no longer be read counts as invalid).
+- fragment rate: share of citations whose quote (markup left out) is a fragment: it is a
+  question, or it starts in lower case where no block starts, or it ends without closing
+  punctuation where no block ends. A block starts at the text's start or at a line after a
+  blank line or after a list marker, and ends where a blank line, a list item or the text's
+  end follows (code, list items and table rows are whole without punctuation).
 - sources cited: share of the case's source documents (`source_ids`, file names) that some
   citation points into (multi-hop: both supporting documents).
 - yes/no answers: cases whose expected phrase is "yes" or "no" are also reported apart
@@ -94,11 +99,13 @@ def hit_curve(passages: list[str], evidence: list[str], k: int = 10) -> list[flo
 def citation_metrics(
     citations: list[dict], evidence: list[str], read_source: Callable[[str], str]
 ) -> dict[str, float]:
-    """Citation precision (needs evidence) and validity of an answer's citations."""
+    """Citation precision (needs evidence), validity and fragment rate of an answer's citations."""
     if not citations:
         return {}
     valid = [_quote_at_span(c, read_source) for c in citations]
     metrics = {"citation_validity": sum(valid) / len(valid)}
+    fragments = [_is_fragment(c, read_source) for c in citations]
+    metrics["fragment_rate"] = sum(fragments) / len(fragments)
     if evidence:
         supported = [bool(held_snippets(c["passage"], evidence)) for c in citations]
         metrics["citation_precision"] = sum(supported) / len(supported)
@@ -114,6 +121,45 @@ def sources_cited(source_ids: list[str], citations: list[dict]) -> float:
 def is_yes_no(expect: list[str]) -> bool:
     """Whether the case's expected answer is "yes" or "no"."""
     return bool(expect) and all(normalize(e) in {"yes", "no"} for e in expect)
+
+
+_CLOSED = re.compile(r"[.!?:;…][\"'”’)\]»*_`]*$")
+_ASKED = re.compile(r"\?[\"'”’)\]»*_`]*$")
+_OPENING_MARKS = re.compile(r"^(?:[-*+•o>#]+|\d+[.)]|\(\w{1,3}\)|[\"'“‘(\[`*_])*\s*")
+# What may stand before a block's first word on its line (a list marker, a table cell's
+# bar), and what may follow a block's last (a blank line, a list item, a code fence, a row).
+_LIST_MARKER = re.compile(r"[^\S\n]*(?:[-*+•o|]|\d{1,3}[.)]|\(\w{1,3}\)|#+|>)?[^\S\n]*[`*_]*")
+_BLOCK_AFTER = re.compile(
+    r"[`*_]*[^\S\n]*\|?[^\S\n]*(?:$|\n[^\S\n]*(?:\n|$|```|~~~|\||"
+    r"(?:[-*+•]|\d{1,3}[.)]|#+)[^\S\n]))"
+)
+# A first word that is a name as written (`nss-mdns`, libnss_mdns.so.2, --opt), not prose.
+_IDENTIFIER = re.compile(r"[`'\"]|\S*[-_./\d]")
+
+
+def _is_fragment(citation: dict, read_source: Callable[[str], str]) -> bool:
+    """Whether a citation quotes a piece of a sentence, a question, or a broken line."""
+    from rag.reading.blocks import format_of
+    from rag.reading.view import mask, shown
+
+    quote = shown(mask(citation["quote"], format_of(citation["source"])), "t")
+    if not quote or _ASKED.search(quote):
+        return True
+    try:
+        text = read_source(citation["source"])
+    except OSError:
+        text = ""
+    start, end = citation["start"], citation["end"]
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    previous_line_blank = line_start <= 1 or not text[: line_start - 1].rsplit("\n", 1)[-1].strip()
+    marker = bool(before.strip()) and bool(_LIST_MARKER.fullmatch(before))
+    opens_block = (not before.strip() and previous_line_blank) or marker
+    closes_block = bool(_BLOCK_AFTER.match(text, end))
+    first = _OPENING_MARKS.sub("", quote)[:1]
+    if first.islower() and not opens_block and not _IDENTIFIER.match(citation["quote"]):
+        return True
+    return not _CLOSED.search(quote) and not closes_block
 
 
 def _quote_at_span(citation: dict, read_source: Callable[[str], str]) -> bool:

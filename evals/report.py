@@ -18,6 +18,7 @@ ANSWER_KEYS = (
     "expected_recall",
     "citation_precision",
     "citation_validity",
+    "fragment_rate",
     "sources_cited",
     "refusal_accuracy",
     "false_refusal_rate",

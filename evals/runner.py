@@ -140,6 +140,7 @@ def aggregate(records: list[dict]) -> dict:
     summary["expected_recall"] = _mean_of(answerable, "expected_recall")
     summary["citation_precision"] = _mean_of(answerable, "citation_precision")
     summary["citation_validity"] = _mean_of(records, "citation_validity")
+    summary["fragment_rate"] = _mean_of(records, "fragment_rate")
     summary["sources_cited"] = _mean_of(answerable, "sources_cited")
     summary["refusal_accuracy"] = _mean_of(unanswerable, "refused")
     summary["false_refusal_rate"] = _mean_of(answerable, "refused")

@@ -232,6 +232,20 @@ def docs(ctx: typer.Context) -> None:
         typer.echo(f"{doc.chunks:>5} chunks  {doc.ingested or '-':<25}  {doc.source}  {doc.title}")
 
 
+@docs_app.command("show")
+def show(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="A path as `rag docs` lists it.")],
+) -> None:
+    """Print the text a document's citation offsets index (for HTML, PDF and DOCX, the
+    text extracted from the file; for other files, the file's own text)."""
+    try:
+        text = _engine(ctx).document_text(source)
+    except RagError as error:
+        raise _fail(error) from error
+    sys.stdout.write(text)
+
+
 @docs_app.command("rm")
 def remove(
     ctx: typer.Context,

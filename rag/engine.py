@@ -18,6 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer import extractive
 from rag.answer.conversation import condense
+from rag.answer.structure import asks_overview, overview_document, with_opening
 from rag.config import MAX_TOP_K, Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
 from rag.errors import (
@@ -29,12 +30,12 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.extract import page_at
+from rag.extract import ExtractionError, page_at
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
-from rag.loaders import Rejection, collect_files, load_documents
+from rag.loaders import Rejection, collect_files, load_documents, read_source_text
 from rag.retrieve import RETRIEVAL_MODES, Retriever
 from rag.text import sentence_spans
-from rag.types import Answer
+from rag.types import Answer, Passage
 from rag.vectors import VectorIndexPolicy
 
 if TYPE_CHECKING:
@@ -198,19 +199,40 @@ class RagEngine:
         """The indexed documents."""
         return self._load_index().documents()
 
+    def document_text(self, source: str | Path) -> str:
+        """The text an indexed document's citations point into (its `start`/`end` index it)."""
+        info = self._find_document(self._load_index(), source)
+        try:
+            return read_source_text(info.source)
+        except (OSError, ExtractionError) as error:
+            raise DocumentNotFoundError(
+                f"{info.source} is indexed but cannot be read any more ({error}); "
+                "the passages in answers still hold its indexed text."
+            ) from error
+
+    def _find_document(self, index: CorpusIndex, source: str | Path) -> DocumentInfo:
+        wanted = str(Path(source).resolve()) if Path(source).exists() else str(source)
+        match = [d for d in index.documents() if wanted in (d.source, d.doc_id)]
+        if not match:
+            raise DocumentNotFoundError(
+                f"{source} is not in the index. `rag docs` lists the indexed documents."
+            )
+        return match[0]
+
     def delete(self, source: str | Path) -> DocumentInfo:
         """Remove a document (by its path, as listed by `documents()`) and persist the index."""
-        wanted = str(Path(source).resolve()) if Path(source).exists() else str(source)
         with self._writing():
             index = self._load_index()
-            match = [d for d in index.documents() if wanted in (d.source, d.doc_id)]
-            if not match:
-                raise DocumentNotFoundError(
-                    f"{source} is not in the index. `rag docs` lists the indexed documents."
-                )
-            index.delete(match[0].doc_id)
+            found = self._find_document(index, source)
+            index.delete(found.doc_id)
             index.persist(self.settings.index_dir)
-        return match[0]
+        return found
+
+    def retrieve(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+        """The passages `ask` would answer `query` from (no synthesis, no follow-up handling)."""
+        retriever = self._retriever_for(self._load_index())
+        passages, _ = retriever.retrieve(query, k or self.settings.top_k, mode)
+        return passages
 
     def ask(
         self,
@@ -256,6 +278,10 @@ class RagEngine:
         try:
             k = k if k is not None else self.settings.top_k
             passages, timings = retriever.retrieve(query, k, mode, filters)
+            if asks_overview(query) and passages:
+                # What a document is about is said where it begins: its opening comes first.
+                opening = retriever.opening(overview_document(query, passages))
+                passages = with_opening(opening, passages, k)
         except NoMatchingDocumentError as error:
             refused = extractive.refusal(str(error))
             total = {"total": round((time.perf_counter() - started) * 1000, 2)}

@@ -8,8 +8,9 @@ for the candidates only, so a query stays a few milliseconds at 10k chunks.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import faiss
@@ -19,6 +20,7 @@ from llama_index.core.schema import NodeWithScore
 from rag.config import Settings
 from rag.index import CorpusIndex
 from rag.links import TitleLinker
+from rag.reading.chunks import vector_spans
 from rag.types import Passage
 
 if TYPE_CHECKING:
@@ -121,7 +123,9 @@ class Retriever:
         by_id = {node.node_id: node for node in nodes}
         kept = [(by_id[c], score) for c, score in ranked if c in by_id]
         passages = [
-            Passage.from_node(NodeWithScore(node=node, score=score), rank)
+            self._with_unit_cosines(
+                Passage.from_node(NodeWithScore(node=node, score=score), rank), vector
+            )
             for rank, (node, score) in enumerate(kept, start=1)
         ]
         times.append(time.perf_counter())
@@ -129,6 +133,26 @@ class Retriever:
         timings = {s: (b - a) * 1000 for s, a, b in zip(stages, times[:-1], times[1:], strict=True)}
         timings["search"] = (times[-1] - times[0]) * 1000
         return passages, timings
+
+    def _with_unit_cosines(self, passage: Passage, vector: np.ndarray) -> Passage:
+        """The passage with each unit's cosine to the query, from the stored sentence vectors."""
+        spans = vector_spans(passage.text, passage.units)
+        vectors = self.corpus.sentences.vectors[passage.chunk_id]
+        if len(vectors) != len(spans):  # an index written before units were stored
+            return passage
+        cosine = dict(zip(spans, (vectors.astype(np.float32) @ vector).tolist(), strict=True))
+        cosines = tuple(cosine.get((u.start, u.end), math.nan) for u in passage.units)
+        return replace(passage, unit_cosines=cosines)
+
+    def opening(self, doc_id: str, count: int = 2) -> list[Passage]:
+        """The first `count` chunks of a document, in order: where it says what it is."""
+        ids = [self._chunk_ids[p] for p in self._doc_chunks[doc_id]]
+        nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
+        nodes = sorted(nodes, key=lambda n: getattr(n, "start_char_idx", None) or 0)[:count]
+        return [
+            Passage.from_node(NodeWithScore(node=node, score=0.0), rank)
+            for rank, node in enumerate(nodes, start=1)
+        ]
 
     def _mode_settings(self, mode: str) -> Settings:
         """The fusion settings of a retrieval mode (read per query: evals swap `settings`)."""

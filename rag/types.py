@@ -7,6 +7,9 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode, NodeWithScore
 
+from rag.reading.chunks import chunk_units
+from rag.reading.units import SECTION_KEY, Unit
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -22,6 +25,11 @@ class Passage:
     end: int
     score: float
     page: int | None = None  # PDF page where the passage starts
+    section: str = ""  # the heading (or FAQ question) the passage starts under
+    # Its units (rag.reading) as stored at ingest: what answers quote; and each unit's cosine
+    # to the question (NaN: no vector; empty: not computed). Not in the JSON.
+    units: tuple[Unit, ...] = field(default=(), repr=False, compare=False)
+    unit_cosines: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def from_node(cls, hit: NodeWithScore, rank: int) -> Passage:
@@ -41,6 +49,8 @@ class Passage:
             start=-1 if start is None else start,
             end=-1 if end is None else end,
             score=float(hit.score or 0.0),
+            section=meta.get(SECTION_KEY, ""),
+            units=chunk_units(text, meta),
         )
 
 
@@ -61,6 +71,10 @@ class Citation:
     passage: str
     score: float
     page: int | None = None  # PDF page where the quote starts
+    section: str = ""  # the headings (or FAQ question) above the quote, outermost first
+    # What `start`/`end` index: "file" (the file's own text, newlines normalised) or
+    # "extracted" (the text extracted from HTML, PDF, DOCX: `rag docs show SOURCE`).
+    offsets: str = "file"
 
 
 @dataclass(frozen=True)
@@ -99,4 +113,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `rag ask --json`, the UI's API and eval records."""
-        return asdict(self)
+        data = asdict(self)
+        for passage in data["retrieved"]:
+            del passage["units"], passage["unit_cosines"]
+        return data

@@ -186,7 +186,14 @@ def test_weak_retrieval_and_no_passages_are_refused():
 
 
 def test_a_question_of_only_stopwords_is_refused():
-    assert synthesize("What is it about?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE).refused
+    assert synthesize("Is it the one?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE).refused
+
+
+def test_what_the_document_is_about_is_answered_by_its_opening():
+    result = synthesize("What is it about?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
+    assert not result.refused
+    assert result.citations[0].start == 0  # the headline, then the dateline's sentences
+    assert "March 13, 2025 - Amid the growing clamor for peace" in result.text
 
 
 def test_transliterated_names_still_match():

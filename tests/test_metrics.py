@@ -89,7 +89,7 @@ def test_citation_precision_and_validity():
         {"source": "f", "start": 0, "end": 5, "quote": "Wrong", "passage": "Intro only"},
     ]
     m = citation_metrics(citations, EVIDENCE, lambda path: source)
-    assert m == {"citation_validity": 0.5, "citation_precision": 0.5}
+    assert m == {"citation_validity": 0.5, "citation_precision": 0.5, "fragment_rate": 1.0}
 
     assert citation_metrics([], EVIDENCE, lambda path: source) == {}
     assert "citation_precision" not in citation_metrics(citations, [], lambda path: source)
@@ -112,4 +112,33 @@ def test_is_yes_no(expect, yes_no):
 
 def test_a_citation_whose_file_is_gone_is_invalid_not_a_crash(tmp_path):
     citation = {"source": str(tmp_path / "gone.txt"), "start": 0, "end": 5, "quote": "Intro"}
-    assert citation_metrics([citation], [], read_source_text) == {"citation_validity": 0.0}
+    assert citation_metrics([citation], [], read_source_text) == {
+        "citation_validity": 0.0,
+        "fragment_rate": 0.0,
+    }
+
+
+_WRAPPED = (
+    "Why do threads show?\n\n\tThe 2.4.xx kernel does not provide proper support for\n"
+    "\tgrouping threads by process.  Hacks exist.\n\n* `libnss_mdns4.so.2`\n* IPv6 only\n\n"
+    "    ps -o pid,user:19,comm\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("quote", "fragment"),
+    [
+        (_WRAPPED[23:106], False),  # the whole sentence across its wrapped line
+        ("Hacks exist.", False),
+        ("The 2.4.xx kernel does not provide proper support for", True),  # a wrapped line
+        ("grouping threads by process.", True),  # the line after a wrap
+        ("Why do threads show?", True),  # a question quoted as an answer
+        ("`libnss_mdns4.so.2`", False),  # a list item is whole without a full stop
+        ("IPv6 only", False),
+        ("ps -o pid,user:19,comm", False),  # a code block
+    ],
+)  # fmt: skip
+def test_a_fragment_is_a_piece_of_a_sentence_or_a_question(quote, fragment):
+    start = _WRAPPED.index(quote)
+    citation = {"source": "faq.md", "start": start, "end": start + len(quote), "quote": quote}
+    assert citation_metrics([citation], [], lambda path: _WRAPPED)["fragment_rate"] == fragment

@@ -35,6 +35,20 @@ def test_markers_become_links_to_their_source():
     assert 'href="#src-2"' in rendered
 
 
+def test_code_in_an_answer_is_shown_as_code_and_escaped():
+    text = f"The easy way: [1] \n```\nps -o {EVIL}\n```\n [1] or `yq -y <in>` [2]"
+    rendered = render_message(Answer("q", "q", text, [], []))
+    assert "<pre><code>ps -o &lt;img" in rendered and "</code></pre>" in rendered
+    assert "<code>yq -y &lt;in&gt;</code>" in rendered
+    assert "```" not in rendered and "<script" not in rendered
+
+
+def test_a_citation_shows_the_section_it_stands_in():
+    citation = Citation(1, "d", "/tmp/faq.txt", "FAQ", "q", 0, 1, "q", 1.0, section=EVIL)
+    rendered = render_sources(Answer("q", "q", "q [1]", [citation], []))
+    assert '<p class="section">&lt;img' in rendered
+
+
 def test_an_answer_streams_one_cited_sentence_at_a_time():
     answer = Answer("q", "q", "First sentence. [1] Second one, longer. [1] [2]", [], [])
     pieces = list(stream_message(answer))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag import Answer, IngestReport
 from rag.index import DocumentInfo
+from rag.types import Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # One answer sentence with the marker(s) that follow it: the unit of streaming.
@@ -25,6 +26,26 @@ def _link_markers(escaped: str) -> str:
     return _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', escaped)
 
 
+_FENCED = re.compile(r"\n?```\n(.*?)\n```\n?", re.S)
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _body(text: str) -> str:
+    """Answer text as HTML: escaped, [n] linked, code (fenced or `inline`) shown as code."""
+    parts, at = [], 0
+    for block in _FENCED.finditer(text):
+        parts.append(_prose(text[at : block.start()]))
+        parts.append(f"<pre><code>{esc(block.group(1))}</code></pre>")
+        at = block.end()
+    parts.append(_prose(text[at:]))
+    return "".join(parts)
+
+
+def _prose(text: str) -> str:
+    html_text = _INLINE_CODE.sub(r"<code>\1</code>", esc(text))
+    return _link_markers(html_text).replace("\n", "<br>")
+
+
 def render_message(answer: Answer, text: str | None = None) -> str:
     """The chat bubble: (part of) the answer text, with the searched query when it differs.
 
@@ -35,7 +56,7 @@ def render_message(answer: Answer, text: str | None = None) -> str:
         parts.append(f'<p class="searched"><em>Searched for: {esc(answer.query)}</em></p>')
     if answer.notice:
         parts.append(f'<p class="notice">{esc(answer.notice)}</p>')
-    body = _link_markers(esc(answer.text if text is None else text)).replace("\n", "<br>")
+    body = _body(answer.text if text is None else text)
     kind = "refusal" if answer.refused else "answer"
     if text is not None and text != answer.text:
         kind += " streaming"
@@ -45,8 +66,7 @@ def render_message(answer: Answer, text: str | None = None) -> str:
 
 def render_partial(text: str) -> str:
     """An LLM answer while it is written: the sentences verified so far."""
-    body = _link_markers(esc(text)).replace("\n", "<br>")
-    return f'<p class="answer streaming llm">{body}</p>'
+    return f'<p class="answer streaming llm">{_body(text)}</p>'
 
 
 def stream_message(answer: Answer) -> Iterator[str]:
@@ -88,15 +108,21 @@ def render_sources(answer: Answer) -> str:
             f'<details class="dropped"><summary>{len(answer.dropped)} sentence(s) of the '
             f"language model removed by the citation check</summary><ul>{reasons}</ul></details>"
         )
-    items = [
-        f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
-        f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
-        f'<span class="span">{f"page {c.page}, " if c.page else ""}chars {c.start}–{c.end}</span>'
-        f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
-        for c in answer.citations
-    ]
+    items = [_source_item(c) for c in answer.citations]
     return (
         f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul>{removed}</div>'
+    )
+
+
+def _source_item(c: Citation) -> str:
+    """One citation: [n], file, title, where (page, chars, section) and the passage."""
+    where = f"{f'page {c.page}, ' if c.page else ''}chars {c.start}–{c.end}"
+    section = f'<p class="section">{esc(c.section)}</p>' if c.section else ""
+    return (
+        f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
+        f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
+        f'<span class="span">{where}</span>{section}'
+        f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rag.answer.matching import Sentence
+from rag.reading.blocks import CODE, text_format
+from rag.reading.units import SECTION_SEPARATOR
 from rag.types import Citation, Passage
 
 
@@ -11,12 +13,16 @@ def spans(chosen: list[tuple[Passage, int, int]]) -> list[Sentence]:
     return [Sentence(p, -1, a, b, frozenset()) for p, a, b in chosen]
 
 
-def cite(chosen: list[Sentence]) -> tuple[str, list[Citation]]:
+def cite(
+    chosen: list[Sentence], lead_ins: dict[Sentence, str] | None = None
+) -> tuple[str, list[Citation]]:
     """Answer text with one [n] per distinct passage, numbered in order of first use.
 
     A passage's quote runs from the first to the last of its sentences used, so it stays
-    one verbatim span of the source.
+    one verbatim span of the source. `lead_ins`: a heading shown before a sentence (its
+    citation's `section` holds it too).
     """
+    lead_ins = lead_ins or {}
     numbers: dict[str, int] = {}
     used: dict[str, list[Sentence]] = {}
     parts: list[str] = []
@@ -24,9 +30,18 @@ def cite(chosen: list[Sentence]) -> tuple[str, list[Citation]]:
         key = sentence.passage.chunk_id
         numbers.setdefault(key, len(numbers) + 1)
         used.setdefault(key, []).append(sentence)
-        parts.append(f"{sentence.text} [{numbers[key]}]")
+        lead = f"{lead_ins[sentence]}{SECTION_SEPARATOR}" if lead_ins.get(sentence) else ""
+        parts.append(f"{lead}{shown(sentence)} [{numbers[key]}]")
     citations = [citation(numbers[key], group) for key, group in used.items()]
     return " ".join(parts), citations
+
+
+def shown(sentence: Sentence) -> str:
+    """A unit as the answer text shows it: markup left out, code as a fenced block."""
+    text = sentence.shown or sentence.text
+    if sentence.kind == CODE:
+        return f"\n```\n{text}\n```\n" if "\n" in text else f"`{text}`"
+    return text
 
 
 def citation(n: int, used: list[Sentence]) -> Citation:
@@ -44,6 +59,8 @@ def citation(n: int, used: list[Sentence]) -> Citation:
         end=passage.start + end,
         passage=passage.text,
         score=passage.score,
+        section=used[0].section,
+        offsets=text_format(passage.source),
     )
 
 

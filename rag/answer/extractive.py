@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.citations import cite, in_document_order, spans
@@ -27,9 +28,12 @@ from rag.answer.question import (
 )
 from rag.answer.quotes import quotes_by
 from rag.answer.ranking import Scored, best_of_kind, rank, select, wanted_terms
+from rag.answer.structure import asks_overview, lead_in, overview, with_introduced
 from rag.prompts import load_prompt
 from rag.text import content_terms, names_in, stem, stopwords
 from rag.types import Citation, Passage
+
+_WHY = re.compile(r"\s*why\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,10 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
     names = [n for n in names_in(query) if n.lower() not in stopwords()]
     if not names:
         return []
+    # A name may be a document's: its title or file name ("the man-db FAQ": man-db-faq.txt).
+    names_of_documents = " ".join(f"{p.title} {Path(p.source).stem}" for p in passages)
     vocabulary = frozenset(t for s in split_sentences(passages) for t in s.terms)
+    vocabulary |= frozenset(content_terms(names_of_documents.replace("-", " ")))
     absent = [n for n in names if name_spelling(stem(n), vocabulary) is None]
     if len(absent) == len(names):
         return absent
@@ -94,10 +101,19 @@ def synthesize(
     min_score: float,
     min_coverage: float,
 ) -> Synthesis:
-    """Answer `query` from the passages' own sentences, or refuse with the reason."""
+    """Answer `query` from the passages' own sentences, or refuse with the reason.
+
+    "What is X about?" gets the opening of the first passage's document (the engine puts
+    the opening of the document asked about first).
+    """
     weak = evidence_gap(query, passages, min_score)
     if weak:
         return refusal(weak)
+    if asks_overview(query):
+        lead = overview(passages)
+        if lead:
+            text, citations = cite(lead)
+            return Synthesis(text=text, citations=citations, refused=False)
     if not wanted_terms(query):
         return refusal("The question names nothing to look for.")
 
@@ -112,7 +128,8 @@ def synthesize(
     if not ranked or ranked[0].score == 0:
         return refusal("No passage contains the question's terms.")
     best = best_of_kind(query, ranked)
-    if is_negated(query) and not is_negated(best.sentence.text):
+    # "Why doesn't X …?" asks for a reason, which need not be worded as a negation.
+    if is_negated(query) and not is_negated(best.sentence.text) and not _WHY.match(query):
         return refusal("The passages do not state the negation the question asks about.")
     unsaid = [t for t in wanted_terms(query) if t not in best.gains]
     opposite = opposite_in(query, unsaid, best.sentence.text)
@@ -124,7 +141,9 @@ def synthesize(
     chosen = _compose(query, best, ranked, max_sentences)
     if not chosen:
         return refusal(f"The passages give no count of “{counted_noun(query)}”.")
-    text, citations = cite(in_document_order(chosen[0], chosen[1:]))
+    ordered = with_introduced(in_document_order(chosen[0], chosen[1:]))
+    kind = answer_kind(query)
+    text, citations = cite(ordered, {s: lead_in(s, kind, query) for s in ordered})
     return Synthesis(text=text, citations=citations, refused=False)
 
 

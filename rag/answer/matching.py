@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
-from rag.text import content_terms, sentence_spans
+from rag.reading.blocks import NOT_ANSWERS
+from rag.reading.chunks import chunk_format, chunk_units
+from rag.reading.units import Unit, unit_text
+from rag.text import content_terms
 from rag.types import Passage
 
 # A stem of this length that begins another is the same word ("consum" / "consumpt"); shorter
@@ -22,33 +25,77 @@ _MIN_SHARED = 6
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of a retrieved passage, with its content terms."""
+    """One unit of a retrieved passage (rag.reading: a sentence, a code block, a heading…),
+    with its content terms and those of the section it stands in."""
 
     passage: Passage
-    index: int  # position in the passage, so the previous sentence can be found
+    index: int  # position in the passage, so the previous unit can be found
     start: int  # offset in the passage text
     end: int
     terms: frozenset[str]
+    kind: str = "t"
+    section: str = ""  # the labels above it, outermost first
+    section_terms: frozenset[str] = frozenset()
+    shown: str = ""  # as the answer shows it: markup left out, whitespace collapsed
+    # Its stored vector's cosine to the question (NaN: not known).
+    cosine: float = field(default=math.nan, compare=False)
 
     @property
     def text(self) -> str:
+        """The source's own characters (what a citation quotes)."""
         return self.passage.text[self.start : self.end]
+
+    @property
+    def answers(self) -> bool:
+        """Whether an answer may quote it (headings and questions are only context)."""
+        return self.kind not in NOT_ANSWERS
 
 
 @lru_cache(maxsize=4096)
-def _analyse(text: str) -> tuple[tuple[int, int, frozenset[str]], ...]:
-    # Passages recur across questions (and turns of a chat): split and stem each once.
-    return tuple((a, b, frozenset(content_terms(text[a:b]))) for a, b in sentence_spans(text))
+def _analyse(
+    text: str, units: tuple[Unit, ...], fmt: str
+) -> tuple[tuple[int, int, frozenset[str], frozenset[str], str], ...]:
+    """(unit's position, unit's shown text, its terms, its section's terms) of each unit
+    with words. Passages recur across questions (and turns of a chat): read each once."""
+    analysed = []
+    for n, u in enumerate(units):
+        view = unit_text(text, u, fmt)
+        if view:
+            analysed.append((n, view, frozenset(content_terms(view)), _terms(u.section)))
+    return tuple(analysed)
+
+
+@lru_cache(maxsize=4096)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(content_terms(text))
 
 
 def split_sentences(passages: Iterable[Passage]) -> list[Sentence]:
-    """The sentences of the passages that can be cited (those with a char span)."""
+    """The units of the passages that can be cited (those with a char span)."""
     sentences = []
     for passage in passages:
         if passage.start < 0:
             continue
-        for i, (a, b, terms) in enumerate(_analyse(passage.text)):
-            sentences.append(Sentence(passage, i, a, b, terms))
+        meta = {"file_name": passage.source}
+        units = passage.units or chunk_units(passage.text, meta)
+        cosines = passage.unit_cosines or (math.nan,) * len(units)
+        analysed = _analyse(passage.text, units, chunk_format(meta))
+        for i, (n, view, terms, section_terms) in enumerate(analysed):
+            u = units[n]
+            sentences.append(
+                Sentence(
+                    passage,
+                    i,
+                    u.start,
+                    u.end,
+                    terms,
+                    u.kind,
+                    u.section,
+                    section_terms,
+                    view,
+                    cosines[n],
+                )
+            )
     return sentences
 
 

@@ -14,7 +14,8 @@ _NEGATION = re.compile(
 )
 _NUMBER_QUESTION = re.compile(
     r"^(?:.*\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|decade|century|"
-    r"percentage|percent|number|amount|age|date)|in what year|which year)\b)",
+    r"percentage|percent|number|amount|age|date|version|release)|in what year|which year|"
+    r"which (?:version|release)|(?:what|which) \w+ (?:version|release))\b)",
     re.IGNORECASE,
 )
 _WHEN_QUESTION = re.compile(

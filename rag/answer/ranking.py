@@ -15,6 +15,7 @@ from functools import lru_cache
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.matching import Sentence, idf_weights, name_spelling, split_sentences, term_variants
 from rag.answer.question import answer_kind, holds_kind
+from rag.reading.blocks import LEGAL
 from rag.text import content_terms, names_in, stem, words
 from rag.types import Passage
 
@@ -44,6 +45,7 @@ class Scored:
     coverage: float
     missing: tuple[str, ...]
     gains: dict[str, float]  # the weight of each question term the sentence itself holds
+    total: float = 1.0  # the weight of all the question's terms
 
 
 def wanted_terms(query: str) -> list[str]:
@@ -56,8 +58,20 @@ def _title_terms(title: str) -> frozenset[str]:
     return frozenset(content_terms(title))
 
 
+_LEGAL_WORDS = re.compile(
+    r"\b(?:licen[cs]\w*|copyright\w*|warrant\w*|redistribut\w*|permission\w*|legal\w*|"
+    r"free software|open.source)\b",
+    re.IGNORECASE,
+)
+
+
 def rank(query: str, passages: list[Passage]) -> list[Scored]:
-    """Every citable sentence of the passages, best first."""
+    """Every sentence of the passages an answer may quote, best first.
+
+    Headings and FAQ question lines are not among them: their terms count for the units
+    under them (as context, like the previous sentence and the document's title). Licence
+    and copyright notices are among them only when the question asks about such things.
+    """
     sentences = split_sentences(passages)
     vocabulary = frozenset(t for s in sentences for t in s.terms)
     names = {stem(n) for n in names_in(query)}
@@ -70,17 +84,21 @@ def rank(query: str, passages: list[Passage]) -> list[Scored]:
     total = sum(weight.values()) or 1.0
     by_position = {(s.passage.chunk_id, s.index): s for s in sentences}
 
+    legal = bool(_LEGAL_WORDS.search(query))
     scored = []
     for s in sentences:
+        if not s.answers or (s.kind == LEGAL and not legal):
+            continue
         previous = by_position.get((s.passage.chunk_id, s.index - 1))
         context = (previous.terms if previous else frozenset()) | _title_terms(s.passage.title)
+        context |= s.section_terms
         own = [t for t in wanted if s.terms & variants[t]]
         near = [t for t in wanted if t not in own and context & variants[t]]
         covered = sum(weight[t] for t in own) + _CONTEXT_WEIGHT * sum(weight[t] for t in near)
         score = covered + (_PRIOR_WEIGHT * s.passage.score if own else 0.0)
         missing = tuple(t for t in wanted if t not in own and t not in near)
         gains = {t: weight[t] for t in own}
-        scored.append(Scored(s, score, covered / total, missing, gains))
+        scored.append(Scored(s, score, covered / total, missing, gains, total))
     return sorted(scored, key=lambda x: x.score, reverse=True)
 
 

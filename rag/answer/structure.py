@@ -1,0 +1,136 @@
+"""What a document's structure adds to an answer: the block a sentence introduces, the
+heading that dates or names what a sentence says, and a document's opening for
+"what is it about?" questions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from rag.answer.matching import Sentence, split_sentences
+from rag.answer.question import holds_kind
+from rag.reading.blocks import CODE, HEADING, ITEM, LEGAL, ROW, TEXT
+from rag.reading.units import SECTION_SEPARATOR
+from rag.text import content_terms, words
+from rag.types import Passage
+
+# "What is X about?", "Give me an overview of X", "X in a nutshell", "Summarize X".
+_OVERVIEW = re.compile(
+    r"\babout\s*[?.!]*\s*$|^\s*(?:tell me|talk) about\b|\boverview\b|\bsummar(?:y|i[sz]e)\b|"
+    r"\bnutshell\b|\bin brief\b|\bgist\b|\bintroduc(?:e|tion) to\b",
+    re.IGNORECASE,
+)
+# What a sentence that ends in ':' brings along: the list, table or example it introduces.
+_INTRODUCED = (CODE, ITEM, ROW)
+_MAX_INTRODUCED = 8
+_MAX_INTRODUCED_CHARS = 1200
+_MIN_WORDS = 4
+_OPENING_SENTENCES = 3
+
+
+def asks_overview(query: str) -> bool:
+    """Whether the question asks what a document is about rather than a fact in it."""
+    return bool(_OVERVIEW.search(query))
+
+
+def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
+    """The chosen sentences, each one that ends in ':' followed by what it introduces (the
+    items, rows or example after it, or the one paragraph after it)."""
+    out: list[Sentence] = []
+    for sentence in chosen:
+        out.append(sentence)
+        after = [s for s in split_sentences([sentence.passage]) if s.index > sentence.index]
+        if after and _same_paragraph(sentence, after[0]) and _introduces(after[0]):
+            sentence = after.pop(0)  # "Create archive of the given format. Valid formats are:"
+            out.append(sentence)
+        if not _introduces(sentence):
+            continue
+        size = 0
+        for n, s in enumerate(after):
+            if s.kind not in _INTRODUCED and not (n == 0 and s.kind == TEXT):
+                break
+            if n >= _MAX_INTRODUCED or size > _MAX_INTRODUCED_CHARS:
+                break
+            if s not in out and s not in chosen:
+                out.append(s)
+            size += len(s.shown)
+            if s.kind == TEXT:
+                break
+    return out
+
+
+def _introduces(sentence: Sentence) -> bool:
+    return sentence.kind in (TEXT, ITEM) and (sentence.shown or sentence.text).endswith(":")
+
+
+def _same_paragraph(a: Sentence, b: Sentence) -> bool:
+    between = a.passage.text[a.end : b.start]
+    return a.kind == b.kind and between.count("\n") <= 1 and not between.strip()
+
+
+def lead_in(sentence: Sentence, kind: str, query: str) -> str:
+    """The heading to show before a sentence when it, not the sentence, holds the kind of
+    answer asked for (the release a NEWS item is listed under: "version 1.31 - …, 2019-01-02");
+    "" otherwise."""
+    if not kind or not sentence.section:
+        return ""
+    label = sentence.section.split(SECTION_SEPARATOR)[-1]
+    context = sentence.passage.text
+    if holds_kind(kind, sentence.text, query, context) or not holds_kind(kind, label, query):
+        return ""
+    return label
+
+
+def overview_document(query: str, passages: list[Passage]) -> str:
+    """The document an overview question is about: of the retrieved, the one whose name
+    (title or file name) holds most of the question's terms, the best retrieved on ties."""
+    wanted = set(content_terms(query))
+    best, best_score = "", -1
+    for passage in passages:
+        name_terms = set(content_terms(f"{passage.title} {Path(passage.source).stem}"))
+        score = len(wanted & name_terms)
+        if score > best_score:
+            best, best_score = passage.doc_id, score
+    return best
+
+
+def with_opening(opening: list[Passage], passages: list[Passage], k: int) -> list[Passage]:
+    """The retrieved passages with a document's opening first (scored as the best was)."""
+    if not opening:
+        return passages
+    top = passages[0].score
+    ids = {p.chunk_id for p in opening}
+    ranked = [replace(p, score=top) for p in opening] + [
+        p for p in passages if p.chunk_id not in ids
+    ]
+    return [replace(p, rank=n) for n, p in enumerate(ranked[:k], start=1)]
+
+
+def overview(passages: list[Passage]) -> list[Sentence]:
+    """The opening of the first passage's document: its title when it says more than a
+    name, then its first few sentences (licence notices, headings and contents passed over)."""
+    if not passages:
+        return []
+    doc = passages[0].doc_id
+    opening = sorted((p for p in passages if p.doc_id == doc), key=lambda p: p.start)
+    units = split_sentences(opening[:2])
+    chosen: list[Sentence] = []
+    seen: set[tuple[int, int]] = set()
+    for s in units:
+        at = (s.passage.start + s.start, s.passage.start + s.end)
+        if at in seen:
+            continue  # chunks overlap
+        seen.add(at)
+        if (
+            s.kind == HEADING
+            and not chosen
+            and len(words(s.shown)) >= _MIN_WORDS
+            or s.kind in (TEXT, ITEM)
+            and s.kind != LEGAL
+            and len(words(s.shown)) >= _MIN_WORDS
+        ):
+            chosen.append(s)
+        if sum(1 for c in chosen if c.kind != HEADING) >= _OPENING_SENTENCES:
+            break
+    return chosen
