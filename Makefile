@@ -53,6 +53,7 @@ eval: install
 	$(EVAL) $(DATASETS)/seed/dev.jsonl --corpus seeds --out evals/results/seed
 	$(EVAL) $(DATASETS)/squad-v2/dev.jsonl --corpus $(DATASETS)/squad-v2/corpus --out evals/results/squad-v2
 	$(EVAL) $(DATASETS)/hotpotqa/dev.jsonl --corpus $(DATASETS)/hotpotqa/corpus --out evals/results/hotpotqa
+	$(EVAL) $(DATASETS)/realdocs/dev.jsonl --corpus $(DATASETS)/realdocs/corpus --out evals/results/realdocs
 
 clean:
 	rm -rf data .pytest_cache .hypothesis .ruff_cache .mypy_cache

@@ -21,6 +21,11 @@ Definitions (also printed in every report):
   end follows (code, list items and table rows are whole without punctuation).
 - sources cited: share of the case's source documents (`source_ids`, file names) that some
   citation points into (multi-hop: both supporting documents).
+- answer-phrase exact match and F1 (SQuAD's): the answer phrase (`answer_span`) against
+  each `expect` alternative, lower case, punctuation and articles dropped; the best
+  alternative counts, averaged over the `expect` entries; 0 when refused or no phrase.
+- expected calibration error: answered cases grouped by their `confidence` in ten bins;
+  the mean gap between a bin's confidence and its share of passed cases, weighted by size.
 - yes/no answers: cases whose expected phrase is "yes" or "no" are also reported apart
   (an extractive answer quotes the evidence but never says "yes").
 """
@@ -52,6 +57,34 @@ def phrase_found(expected: str, answer_text: str) -> bool:
     """Whether one `expect` entry occurs in the answer; `a|b` accepts either alternative."""
     haystack = f" {normalize(answer_text)} "
     return any(f" {normalize(alt)} " in haystack for alt in expected.split("|") if alt.strip())
+
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def _squad_tokens(text: str) -> list[str]:
+    return _ARTICLES.sub(" ", normalize(text)).split()
+
+
+def phrase_match(expect: list[str], phrase: str) -> tuple[float, float]:
+    """SQuAD's exact match and F1 of an answer phrase against the `expect` entries."""
+    if not expect:
+        return 0.0, 0.0
+    got = _squad_tokens(phrase)
+    exact, f1 = [], []
+    for entry in expect:
+        alternatives = [_squad_tokens(a) for a in entry.split("|") if a.strip()]
+        exact.append(max((float(got == a) for a in alternatives), default=0.0))
+        f1.append(max((_f1(got, a) for a in alternatives), default=0.0))
+    return sum(exact) / len(exact), sum(f1) / len(f1)
+
+
+def _f1(got: list[str], gold: list[str]) -> float:
+    common = sum(min(got.count(t), gold.count(t)) for t in set(got))
+    if not common:
+        return 0.0
+    precision, recall = common / len(got), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
 
 
 def expected_recall(expect: list[str], answer_text: str) -> float:

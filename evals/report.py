@@ -22,6 +22,9 @@ ANSWER_KEYS = (
     "sources_cited",
     "refusal_accuracy",
     "false_refusal_rate",
+    "answer_em",
+    "answer_f1",
+    "ece",
 )
 LLM_KEYS = ("llm_answers", "generated_sentences", "kept_share", "fallbacks", "fallback_rate")
 TYPE_KEYS = (
@@ -115,7 +118,8 @@ def render_markdown(
         "",
         *_table(header, _summary_rows(summary, previous and previous["summary"])),
         "",
-        "![hit@k](hit_at_k.png) ![metrics by group](by_group.png) ![latency](latency.png)",
+        "![hit@k](hit_at_k.png) ![metrics by group](by_group.png) ![latency](latency.png)"
+        + (" ![reliability](reliability.png)" if summary.get("reliability") else ""),
         "",
     ]
     if summary["by_type"]:
@@ -126,6 +130,25 @@ def render_markdown(
     if summary.get("by_answer"):
         rows = [[g] + [_fmt(s.get(k)) for k in TYPE_KEYS] for g, s in summary["by_answer"].items()]
         lines += ["## Yes/no and phrase answers", "", *_table(["answer", *TYPE_KEYS], rows), ""]
+    if summary.get("reliability"):
+        rows = [
+            [
+                f"{b['low']:.1f}–{b['high']:.1f}",
+                str(b["count"]),
+                _fmt(b["confidence"]),
+                _fmt(b["accuracy"]),
+            ]
+            for b in summary["reliability"]
+        ]
+        lines += [
+            "## Calibration",
+            "",
+            f"Expected calibration error {_fmt(summary['ece'])} over the answered cases "
+            "(confidence against the share that passed).",
+            "",
+            *_table(["confidence", "answers", "mean confidence", "passed"], rows),
+            "",
+        ]
     latency = summary["latency_ms"]
     rows = [[stage, _fmt(v["p50"]), _fmt(v["p95"])] for stage, v in latency.items()]
     lines += ["## Latency (ms)", "", *_table(["stage", "p50", "p95"], rows), ""]
@@ -199,4 +222,22 @@ def write_report(
         _plot_hit_curve(records, out_dir / "hit_at_k.png")
         _plot_groups(summary, out_dir / "by_group.png")
         _plot_latency(records, out_dir / "latency.png")
+    if summary.get("reliability"):
+        _plot_reliability(summary["reliability"], out_dir / "reliability.png")
     return out_dir / "report.md"
+
+
+def _plot_reliability(table: list[dict], path: Path) -> None:
+    """Confidence against the share of answers that passed, per bin (the diagonal: ideal)."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="calibrated")
+    mids = [(b["low"] + b["high"]) / 2 for b in table]
+    ax.bar(mids, [b["accuracy"] for b in table], width=0.09, alpha=0.6, label="passed")
+    ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], marker="o")
+    ax.set(
+        xlabel="confidence", ylabel="share passed", xlim=(0, 1), ylim=(0, 1), title="Reliability"
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

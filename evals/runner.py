@@ -13,12 +13,14 @@ from evals.metrics import (
     expected_recall,
     hit_curve,
     is_yes_no,
+    phrase_match,
     retrieval_metrics,
     sources_cited,
 )
 from rag.engine import RagEngine
 from rag.errors import QuestionSetError
 from rag.loaders import read_source_text
+from rag.reader.calibration import calibration
 
 RETRIEVAL_KEYS = (
     "hit@1",
@@ -68,6 +70,9 @@ def score_answer(case: dict, answer: dict) -> dict:
     metrics: dict = {"refused": float(answer["refused"])}
     if answerable:
         metrics["expected_recall"] = expected_recall(case.get("expect", []), answer["text"])
+        span = answer.get("answer_span") or {}
+        phrase = "" if answer["refused"] else span.get("text", "")
+        metrics["answer_em"], metrics["answer_f1"] = phrase_match(case.get("expect", []), phrase)
     if evidence:
         metrics |= retrieval_metrics(passages, evidence)
         metrics["hit_curve"] = hit_curve(passages, evidence)
@@ -144,6 +149,17 @@ def aggregate(records: list[dict]) -> dict:
     summary["sources_cited"] = _mean_of(answerable, "sources_cited")
     summary["refusal_accuracy"] = _mean_of(unanswerable, "refused")
     summary["false_refusal_rate"] = _mean_of(answerable, "refused")
+    summary["answer_em"] = _mean_of(answerable, "answer_em")
+    summary["answer_f1"] = _mean_of(answerable, "answer_f1")
+    confident = [
+        r
+        for r in records
+        if not r["answer"].get("refused") and r["answer"].get("confidence") is not None
+    ]
+    if confident:
+        summary["ece"], summary["reliability"] = calibration(
+            [r["answer"]["confidence"] for r in confident], [r["passed"] for r in confident]
+        )
     summary |= llm_metrics([r["answer"] for r in records])
     return summary
 

@@ -16,10 +16,11 @@ with gc_paused():  # the libraries create ~170k long-lived objects (rag.imports)
         RagError,
         StoreUnavailableError,
     )
-    from rag.types import Answer, Citation, Passage
+    from rag.types import Answer, AnswerSpan, Citation, Passage
 
 __all__ = [
     "Answer",
+    "AnswerSpan",
     "Citation",
     "DocumentNotFoundError",
     "EmptyQuestionError",

@@ -92,12 +92,16 @@ def _filters(specs: list[str] | None):
     return parse_filters(specs)
 
 
-def render(answer: Answer, text_shown: bool = False) -> str:
+_BOLD, _PLAIN = "\033[1m", "\033[0m"
+
+
+def render(answer: Answer, text_shown: bool = False, bold: bool = False) -> str:
     """An answer for the terminal: the text, the searched query if rewritten, the sources.
 
     `text_shown`: the text was already streamed; only what follows it is rendered.
+    `bold`: the answer phrase in bold (a terminal that reads escape codes).
     """
-    lines = [] if text_shown else [answer.text]
+    lines = [] if text_shown else [_emphasised(answer) if bold else answer.text]
     lines.append("")
     if answer.query_rewritten and not text_shown:
         lines.insert(0, f"(searched for: {answer.query})")
@@ -168,7 +172,21 @@ def ask(
         answer = _engine(ctx).ask(question, k=k, filters=filters)
     except RagError as error:
         raise _fail(error) from error
-    typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render(answer))
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(render(answer, bold=sys.stdout.isatty()))
+
+
+def _emphasised(answer: Answer) -> str:
+    """The answer text with its answer phrase, where the text shows it, in bold."""
+    span = answer.answer_span
+    phrase = " ".join(span.text.split()) if span else ""
+    at = answer.text.find(phrase) if phrase else -1
+    if at < 0:
+        return answer.text
+    end = at + len(phrase)
+    return f"{answer.text[:at]}{_BOLD}{phrase}{_PLAIN}{answer.text[end:]}"
 
 
 def _stream(

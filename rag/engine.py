@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer import extractive
 from rag.answer.conversation import condense
-from rag.answer.structure import asks_overview, overview_document, with_opening
+from rag.answer.structure import asks_about_document, overview_document, with_opening
 from rag.config import MAX_TOP_K, Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
 from rag.errors import (
@@ -278,8 +278,8 @@ class RagEngine:
         try:
             k = k if k is not None else self.settings.top_k
             passages, timings = retriever.retrieve(query, k, mode, filters)
-            if asks_overview(query) and passages:
-                # What a document is about is said where it begins: its opening comes first.
+            if asks_about_document(query) and passages:
+                # A document says what it is, when and by whom where it begins: opening first.
                 opening = retriever.opening(overview_document(query, passages))
                 passages = with_opening(opening, passages, k)
         except NoMatchingDocumentError as error:
@@ -319,6 +319,9 @@ class RagEngine:
             self.settings.min_score,
             self.settings.min_coverage,
         )
+        if result.possibly_related:
+            tentative = "Possibly related, not a confirmed answer: the passages may not say this."
+            notice = f"{notice} {tentative}".strip()
         return replace(
             answer,
             text=result.text,
@@ -328,6 +331,9 @@ class RagEngine:
             backend="extractive",
             notice=notice,
             fallback=fallback,
+            confidence=result.confidence,
+            possibly_related=result.possibly_related,
+            answer_span=result.answer_span,
         )
 
     # --- LLM answers (RAG_SYNTH=llm) ---

@@ -78,6 +78,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The phrase of the leading quote that answers: `source_text[start:end] == text`."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Dropped:
     """A sentence the LLM wrote that the citation check removed, and why."""
 
@@ -104,6 +114,11 @@ class Answer:
     dropped: list[Dropped] = field(default_factory=list)
     generated_sentences: int = 0  # sentences the LLM wrote, kept and dropped
     fallback: bool = False  # the LLM was asked but the extractive answer is shown
+    # The reader's (rag.reader): the chance that the leading sentence answers, calibrated;
+    # whether the answer is only possibly related (shown, not confirmed); the answer phrase.
+    confidence: float | None = None
+    possibly_related: bool = False
+    answer_span: AnswerSpan | None = None
 
     @property
     def query_rewritten(self) -> bool:

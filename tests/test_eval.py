@@ -24,6 +24,7 @@ def test_a_run_writes_markdown_json_and_plots(seed_settings, tmp_path):
         "hit_at_k.png",
         "by_group.png",
         "latency.png",
+        "reliability.png",  # the reader's confidence against the answers that passed
     }
     report = json.loads((out / "report.json").read_text())
     assert report["summary"] == result.summary
@@ -37,6 +38,8 @@ def test_a_run_writes_markdown_json_and_plots(seed_settings, tmp_path):
     markdown = (out / "report.md").read_text()
     assert "| hit@1 |" in markdown and "## Latency (ms)" in markdown
     assert "## Metric definitions" in markdown
+    assert "## Calibration" in markdown and 0 <= summary["ece"] <= 1
+    assert summary["answer_em"] is not None and summary["answer_f1"] >= summary["answer_em"]
 
 
 def test_compare_shows_deltas_and_the_cases_that_flipped(seed_settings, tmp_path):

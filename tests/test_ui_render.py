@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag import Answer, Citation, Passage, RagError
+from rag import Answer, AnswerSpan, Citation, Passage, RagError
 from ui.app import auth_pairs, safe_upload_name
 from ui.render import render_message, render_sources, stream_message
 
@@ -41,6 +41,19 @@ def test_code_in_an_answer_is_shown_as_code_and_escaped():
     assert "<pre><code>ps -o &lt;img" in rendered and "</code></pre>" in rendered
     assert "<code>yq -y &lt;in&gt;</code>" in rendered
     assert "```" not in rendered and "<script" not in rendered
+
+
+def test_the_answer_phrase_is_marked_in_the_answer_and_in_its_quote():
+    quote = "Dmitri Peskov, spokesperson for the Kremlin, spoke."
+    citation = Citation(1, "d", "/tmp/a.txt", "T", quote, 100, 100 + len(quote), quote, 1.0)
+    span = AnswerSpan("spokesperson for the Kremlin", "/tmp/a.txt", 115, 143)
+    answer = Answer("q", "q", f"{quote} [1]", [citation], [], answer_span=span)
+    assert '<strong class="phrase">spokesperson for the Kremlin</strong>' in render_message(answer)
+    sources = render_sources(answer)
+    assert (
+        '<mark>Dmitri Peskov, <strong class="phrase">spokesperson for the Kremlin</strong>'
+        in sources
+    )
 
 
 def test_a_citation_shows_the_section_it_stands_in():

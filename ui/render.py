@@ -46,6 +46,17 @@ def _prose(text: str) -> str:
     return _link_markers(html_text).replace("\n", "<br>")
 
 
+def _phrase_marked(html_text: str, answer: Answer) -> str:
+    """The answer phrase, where the (escaped) text shows it, marked."""
+    span = answer.answer_span
+    phrase = esc(" ".join(span.text.split())) if span else ""
+    at = html_text.find(phrase) if phrase else -1
+    if at < 0:
+        return html_text
+    end = at + len(phrase)
+    return f'{html_text[:at]}<strong class="phrase">{phrase}</strong>{html_text[end:]}'
+
+
 def render_message(answer: Answer, text: str | None = None) -> str:
     """The chat bubble: (part of) the answer text, with the searched query when it differs.
 
@@ -56,7 +67,7 @@ def render_message(answer: Answer, text: str | None = None) -> str:
         parts.append(f'<p class="searched"><em>Searched for: {esc(answer.query)}</em></p>')
     if answer.notice:
         parts.append(f'<p class="notice">{esc(answer.notice)}</p>')
-    body = _body(answer.text if text is None else text)
+    body = _phrase_marked(_body(answer.text if text is None else text), answer)
     kind = "refusal" if answer.refused else "answer"
     if text is not None and text != answer.text:
         kind += " streaming"
@@ -77,13 +88,28 @@ def stream_message(answer: Answer) -> Iterator[str]:
         yield render_message(answer, shown)
 
 
-def _highlight(passage: str, quote: str) -> str:
-    """The passage, escaped, with the quote marked."""
+def _highlight(passage: str, quote: str, phrase: tuple[int, int] | None = None) -> str:
+    """The passage, escaped, with the quote marked (and in it the answer phrase, given as
+    offsets into the quote)."""
     at = passage.find(quote)
     if at < 0 or not quote:
         return esc(passage)
     end = at + len(quote)
-    return f"{esc(passage[:at])}<mark>{esc(passage[at:end])}</mark>{esc(passage[end:])}"
+    marked = esc(quote)
+    if phrase is not None:
+        a, b = phrase
+        marked = (
+            f'{esc(quote[:a])}<strong class="phrase">{esc(quote[a:b])}</strong>{esc(quote[b:])}'
+        )
+    return f"{esc(passage[:at])}<mark>{marked}</mark>{esc(passage[end:])}"
+
+
+def _phrase_in(c: Citation, answer: Answer) -> tuple[int, int] | None:
+    """The answer phrase's offsets in citation c's quote, when the quote holds it."""
+    span = answer.answer_span
+    if span is None or span.source != c.source or not c.start <= span.start < span.end <= c.end:
+        return None
+    return span.start - c.start, span.end - c.start
 
 
 def render_sources(answer: Answer) -> str:
@@ -108,13 +134,13 @@ def render_sources(answer: Answer) -> str:
             f'<details class="dropped"><summary>{len(answer.dropped)} sentence(s) of the '
             f"language model removed by the citation check</summary><ul>{reasons}</ul></details>"
         )
-    items = [_source_item(c) for c in answer.citations]
+    items = [_source_item(c, _phrase_in(c, answer)) for c in answer.citations]
     return (
         f'<div class="sources"><p class="label">Sources</p><ul>{"".join(items)}</ul>{removed}</div>'
     )
 
 
-def _source_item(c: Citation) -> str:
+def _source_item(c: Citation, phrase: tuple[int, int] | None = None) -> str:
     """One citation: [n], file, title, where (page, chars, section) and the passage."""
     where = f"{f'page {c.page}, ' if c.page else ''}chars {c.start}–{c.end}"
     section = f'<p class="section">{esc(c.section)}</p>' if c.section else ""
@@ -122,7 +148,7 @@ def _source_item(c: Citation) -> str:
         f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
         f'<span class="file">{esc(Path(c.source).name)}</span> · {esc(c.title)} '
         f'<span class="span">{where}</span>{section}'
-        f"<blockquote>{_highlight(c.passage, c.quote)}</blockquote></li>"
+        f"<blockquote>{_highlight(c.passage, c.quote, phrase)}</blockquote></li>"
     )
 
 

@@ -66,8 +66,14 @@ def citation(n: int, used: list[Sentence]) -> Citation:
 
 def in_document_order(first: Sentence, rest: list[Sentence]) -> list[Sentence]:
     """The best first; the others in the order they stand in their source, without repeats."""
+    # Keyed by place in the source: overlapping chunks hold the same sentence twice.
+    at = (first.passage.source, first.passage.start + first.start)
     others = sorted(
-        {(s.passage.chunk_id, s.start): s for s in rest if s != first}.values(),
+        {
+            (s.passage.source, s.passage.start + s.start): s
+            for s in rest
+            if (s.passage.source, s.passage.start + s.start) != at
+        }.values(),
         key=lambda s: (s.passage.source, s.passage.start + s.start),
     )
     return [first, *others]

@@ -1,10 +1,13 @@
 """The default synthesizer: the retrieved passages' own best sentences, each cited; no LLM.
 
-"What did X say?" returns X's quotations with their attribution as written. Other
-questions get the best-scoring sentence first, then at most a few that add to it. It
-refuses, naming why, when the question's names or numbers occur in no passage, when the
-best sentence covers too little of the question, lacks the negation the question asks
-about, says the opposite of one of its words, or gives no count of what "how many" counts.
+"What did X say?" returns X's quotations with their attribution as written; questions about
+a document itself get its opening or front matter. Other questions lead with the sentence
+the reader (rag.reader) finds most probable, then at most a few that add to it; two
+documents' sentences when the rules find a bridge or a comparison. It refuses, naming why,
+when the question's names or numbers occur in no passage, when the leading sentence lacks
+the negation the question asks about, says the opposite of one of its words, covers too
+little of the question or gives no count of what "how many" counts, or when the reader
+finds no candidate probable enough.
 """
 
 from __future__ import annotations
@@ -28,10 +31,21 @@ from rag.answer.question import (
 )
 from rag.answer.quotes import quotes_by
 from rag.answer.ranking import Scored, best_of_kind, rank, select, wanted_terms
-from rag.answer.structure import asks_overview, lead_in, overview, with_introduced
+from rag.answer.structure import (
+    asks_about_document,
+    asks_overview,
+    front_matter,
+    lead_in,
+    overview,
+    with_introduced,
+)
 from rag.prompts import load_prompt
+from rag.reader.decide import POSSIBLE, REFUSE, judge
+from rag.reader.span import answer_phrase
+from rag.reading.blocks import format_of
+from rag.reading.view import reading_view
 from rag.text import content_terms, names_in, stem, stopwords
-from rag.types import Citation, Passage
+from rag.types import AnswerSpan, Citation, Passage
 
 _WHY = re.compile(r"\s*why\b", re.IGNORECASE)
 
@@ -44,6 +58,9 @@ class Synthesis:
     citations: list[Citation]
     refused: bool
     refusal_reason: str = ""
+    confidence: float | None = None  # the reader's, when it chose the leading sentence
+    possibly_related: bool = False
+    answer_span: AnswerSpan | None = None
 
 
 def refusal(reason: str) -> Synthesis:
@@ -89,9 +106,15 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
     absent = [n for n in names if name_spelling(stem(n), vocabulary) is None]
     if len(absent) == len(names):
         return absent
+    # A name of several words is absent when most of its words are ("the Nobel Peace Prize":
+    # "peace" alone is no mention of it).
     pairs = re.findall(r"\b[A-Z]\w+(?:\s+[A-Z]\w+)+", query)
-    whole = [p for p in pairs if all(w in absent for w in p.split()) and p.split()[0] in names]
-    return [w for p in whole for w in p.split()]
+    whole = [
+        p
+        for p in pairs
+        if 2 * sum(w in absent for w in p.split()) > len(p.split()) and p.split()[0] in names
+    ]
+    return [w for p in whole for w in p.split() if w in absent]
 
 
 def synthesize(
@@ -106,9 +129,14 @@ def synthesize(
     "What is X about?" gets the opening of the first passage's document (the engine puts
     the opening of the document asked about first).
     """
-    weak = evidence_gap(query, passages, min_score)
+    weak = "" if asks_about_document(query) else evidence_gap(query, passages, min_score)
     if weak:
         return refusal(weak)
+    front = front_matter(query, passages)
+    if front:
+        text, citations = cite(front)
+        span = answer_span(query, front[0])
+        return Synthesis(text=text, citations=citations, refused=False, answer_span=span)
     if asks_overview(query):
         lead = overview(passages)
         if lead:
@@ -127,44 +155,97 @@ def synthesize(
     ranked = rank(query, passages)
     if not ranked or ranked[0].score == 0:
         return refusal("No passage contains the question's terms.")
-    best = best_of_kind(query, ranked)
-    # "Why doesn't X …?" asks for a reason, which need not be worded as a negation.
-    if is_negated(query) and not is_negated(best.sentence.text) and not _WHY.match(query):
-        return refusal("The passages do not state the negation the question asks about.")
-    unsaid = [t for t in wanted_terms(query) if t not in best.gains]
-    opposite = opposite_in(query, unsaid, best.sentence.text)
-    if opposite:
-        return refusal(f"The passages say “{opposite[1]}”, not “{opposite[0]}”.")
+    rules_best = best_of_kind(query, ranked)
+    pair = _two_documents(query, rules_best, ranked, max_sentences)
+    judgement = None if pair else judge(query, ranked)
+    best = judgement.ranked[0] if judgement is not None else rules_best
+    # The most telling reason first: a contradiction, then what the passages lack.
+    contradiction = _contradicted(query, best)
+    if contradiction:
+        return refusal(contradiction)
     if best.coverage < min_coverage:
         absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
         return refusal(f"The best passages do not mention {absent}.")
-    chosen = _compose(query, best, ranked, max_sentences)
+    if judgement is not None and judgement.state == REFUSE:
+        return refusal("No passage answers the question with confidence.")
+    if pair:
+        chosen = pair
+    else:
+        assert judgement is not None
+        chosen = _one_document(query, best, judgement.ranked, max_sentences)
     if not chosen:
         return refusal(f"The passages give no count of “{counted_noun(query)}”.")
     ordered = with_introduced(in_document_order(chosen[0], chosen[1:]))
     kind = answer_kind(query)
     text, citations = cite(ordered, {s: lead_in(s, kind, query) for s in ordered})
-    return Synthesis(text=text, citations=citations, refused=False)
+    return Synthesis(
+        text=text,
+        citations=citations,
+        refused=False,
+        confidence=None if judgement is None else round(judgement.confidence, 4),
+        possibly_related=judgement is not None and judgement.state == POSSIBLE,
+        answer_span=answer_span(query, chosen[0]),
+    )
 
 
-def _compose(query: str, best: Scored, ranked: list[Scored], max_sentences: int) -> list[Sentence]:
-    """The answer's sentences, first the one to lead with; [] when "how many" gets no count.
+def _contradicted(query: str, best: Scored) -> str:
+    """Why the leading sentence cannot answer ("" when it may): it lacks the question's
+    negation, or says the opposite of one of its words."""
+    # "Why doesn't X …?" asks for a reason, which need not be worded as a negation.
+    if is_negated(query) and not is_negated(best.sentence.text) and not _WHY.match(query):
+        return "The passages do not state the negation the question asks about."
+    unsaid = [t for t in wanted_terms(query) if t not in best.gains]
+    opposite = opposite_in(query, unsaid, best.sentence.text)
+    if opposite:
+        return f"The passages say “{opposite[1]}”, not “{opposite[0]}”."
+    return ""
 
-    Two documents' sentences (a comparison's two sides, or a bridge and the fact it leads
-    to) when they answer better together; else the best sentence and those adding to it.
+
+def answer_span(query: str, sentence: Sentence) -> AnswerSpan | None:
+    """The phrase of the leading sentence that answers, as a span of its source."""
+    fmt = format_of(sentence.passage.source)
+    view = reading_view(sentence.passage.text, fmt)[sentence.start : sentence.end]
+    found = answer_phrase(query, view)
+    if found is None:
+        return None
+    start = sentence.passage.start + sentence.start + found[0]
+    end = sentence.passage.start + sentence.start + found[1]
+    text = sentence.passage.text[sentence.start + found[0] : sentence.start + found[1]]
+    return AnswerSpan(text=text, source=sentence.passage.source, start=start, end=end)
+
+
+def _two_documents(
+    query: str, best: Scored, ranked: list[Scored], max_sentences: int
+) -> list[Sentence]:
+    """A sentence of each of two documents that answer better together (a comparison's two
+    sides, or a bridge and the fact it leads to), with the best sentence and the answer's
+    document's opening when there is room; [] when one document's sentences answer.
+
+    The rules judge these answers: the reader was trained on one-paragraph questions.
     """
+    if max_sentences < 2:
+        return []
+    kind = answer_kind(query)
+    pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
+    if not pair:
+        return []
+    # The best sentence stays when there is room (the pair may be a wrong turn), then the
+    # opening of the answer's document, which names its subject in full.
+    lead = lead_of(pair[-1], ranked)
+    extra = [s for s in (best, lead) if s is not None and s not in pair]
+    chosen = select(best, ranked, max_sentences, [*pair, *extra][:max_sentences])
+    counted = content_terms(counted_noun(query))
+    if counted and not any(_counts(s, counted, query) for s in chosen):
+        return []
+    return chosen
+
+
+def _one_document(
+    query: str, best: Scored, ranked: list[Scored], max_sentences: int
+) -> list[Sentence]:
+    """The best sentence and those adding to it; [] when "how many" gets no count."""
     counted = content_terms(counted_noun(query))
     kind = answer_kind(query)
-    if max_sentences > 1:
-        pair = compared_pair(query, kind, ranked) or best_pair(query, kind, best, ranked)
-        if pair:
-            # The best sentence stays when there is room (the pair may be a wrong turn),
-            # then the opening of the answer's document, which names its subject in full.
-            lead = lead_of(pair[-1], ranked)
-            extra = [s for s in (best, lead) if s is not None and s not in pair]
-            chosen = select(best, ranked, max_sentences, [*pair, *extra][:max_sentences])
-            if not counted or any(_counts(s, counted, query) for s in chosen):
-                return chosen
     chosen = select(best, ranked, max_sentences)
     introduction = full_name_introduction(best.sentence, query) if kind == "name" else None
     if introduction is not None and introduction not in chosen and max_sentences > 1:

@@ -54,7 +54,7 @@ class Sentence:
 @lru_cache(maxsize=4096)
 def _analyse(
     text: str, units: tuple[Unit, ...], fmt: str
-) -> tuple[tuple[int, int, frozenset[str], frozenset[str], str], ...]:
+) -> tuple[tuple[int, str, frozenset[str], frozenset[str]], ...]:
     """(unit's position, unit's shown text, its terms, its section's terms) of each unit
     with words. Passages recur across questions (and turns of a chat): read each once."""
     analysed = []

@@ -74,15 +74,17 @@ def matches_name(term: str, terms: frozenset[str]) -> bool:
     return any(same_word(term, t) for t in terms) or name_spelling(term, terms) is not None
 
 
-def best_matching(mentions: list[NameMention], wanted: list[str]) -> list[NameMention]:
-    """The mentions that match most of the question's terms, if at least half of them.
+def best_matching(
+    mentions: list[NameMention], wanted: list[str], at_least_half: bool = True
+) -> list[NameMention]:
+    """The mentions that match most of the question's terms (if at least half of them).
 
     "The Chinese foreign minister" is then nobody rather than the British Prime Minister,
     who matches only "minister".
     """
     counts = [sum(matches_name(w, m.terms) for w in wanted) for m in mentions]
     top = max(counts, default=0)
-    if not top or 2 * top < len(wanted):
+    if not top or (at_least_half and 2 * top < len(wanted)):
         return []
     return [m for m, c in zip(mentions, counts, strict=True) if c == top]
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from rag.answer.attribution import Attribution, attributions
 from rag.answer.matching import same_word
 from rag.answer.names import NameMention, best_matching, matches_name, name_mentions, surname
 from rag.answer.ranking import wanted_terms
-from rag.text import content_terms, sentence_spans
+from rag.text import content_terms, names_in, sentence_spans, stem
 from rag.types import Passage
+
+_WHAT_DID_SAY = re.compile(
+    r"\bwhat (?:did|does|do|has|have|had) .{1,60}? (?:say|said|tell|told|state|claim|announce|"
+    r"comment|declare|add|assert|write)\b",
+    re.IGNORECASE,
+)
 
 
 def quotes_by(query: str, passages: list[Passage]) -> list[tuple[Passage, Attribution, int]]:
@@ -21,7 +28,13 @@ def quotes_by(query: str, passages: list[Passage]) -> list[tuple[Passage, Attrib
     citable = [p for p in passages if p.start >= 0]
     wanted = wanted_terms(query)
     mentions = [m for p in citable for m in _mentions(p.text)]
-    persons = best_matching(mentions, wanted)
+    # "What did X say …?" names its person however much else it asks ("… during his visit
+    # to Kursk?"); otherwise the mention that best matches the question is the person.
+    named = []
+    if _WHAT_DID_SAY.search(query):
+        names = {stem(n) for n in names_in(query)}
+        named = [m for m in mentions if any(matches_name(n, m.terms) for n in names)]
+    persons = best_matching(named, wanted, at_least_half=False) or best_matching(mentions, wanted)
     surnames = {surname(m) for m in persons}
     found = []
     for passage in citable:

@@ -9,7 +9,7 @@ sentence is added for the question terms it adds or for a hop into a second docu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rag.answer.attribution import SPEECH_VERBS
@@ -45,7 +45,12 @@ class Scored:
     coverage: float
     missing: tuple[str, ...]
     gains: dict[str, float]  # the weight of each question term the sentence itself holds
-    total: float = 1.0  # the weight of all the question's terms
+    weights: dict[str, float] = field(default_factory=dict)  # every question term's weight
+
+    @property
+    def total(self) -> float:
+        """The weight of all the question's terms."""
+        return sum(self.weights.values()) or 1.0
 
 
 def wanted_terms(query: str) -> list[str]:
@@ -98,7 +103,7 @@ def rank(query: str, passages: list[Passage]) -> list[Scored]:
         score = covered + (_PRIOR_WEIGHT * s.passage.score if own else 0.0)
         missing = tuple(t for t in wanted if t not in own and t not in near)
         gains = {t: weight[t] for t in own}
-        scored.append(Scored(s, score, covered / total, missing, gains, total))
+        scored.append(Scored(s, score, covered / total, missing, gains, weight))
     return sorted(scored, key=lambda x: x.score, reverse=True)
 
 

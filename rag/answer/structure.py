@@ -29,9 +29,61 @@ _MIN_WORDS = 4
 _OPENING_SENTENCES = 3
 
 
+# "When was the article published?", "Who wrote this document?", "What is its title?"
+_DOCUMENT = (
+    r"(?:(?:the|this) (?:article|document|report|page|paper|text|post|file|faq|readme|manual)"
+    r"|it|this)"
+)
+_ASKS_DATE = re.compile(
+    rf"\bwhen (?:was|is|were) {_DOCUMENT}\s*(?:\w+\s+)?(?:published|written|dated|released|"
+    rf"issued|posted|updated)\b|\bwhat (?:is|was) the date of {_DOCUMENT}",
+    re.IGNORECASE,
+)
+_ASKS_AUTHOR = re.compile(
+    rf"\bwho (?:wrote|authored|published|maintains) {_DOCUMENT}|\bwho is the author\b|"
+    r"\bauthor of (?:the|this) ",
+    re.IGNORECASE,
+)
+_ASKS_TITLE = re.compile(
+    rf"\bwhat(?:'s| is) the (?:title|headline) of {_DOCUMENT}|\bwhat is it called\b", re.I
+)
+_BY_LINE = re.compile(r"^(?:by|written by|author[s]?:?)\s+\S|\bcopyright\b|©", re.IGNORECASE)
+_DATE_IN = re.compile(
+    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December) \d{1,2}, \d{4}|\d{4}-\d{2}-\d{2})\b"
+)
+# The units near a document's start that front matter (date, author lines) stands in.
+_FRONT_MATTER = 12
+
+
 def asks_overview(query: str) -> bool:
     """Whether the question asks what a document is about rather than a fact in it."""
     return bool(_OVERVIEW.search(query))
+
+
+def asks_about_document(query: str) -> bool:
+    """Whether the question asks what a document is about, or for its date, author or title:
+    what a document says where it begins."""
+    return asks_overview(query) or bool(
+        _ASKS_DATE.search(query) or _ASKS_AUTHOR.search(query) or _ASKS_TITLE.search(query)
+    )
+
+
+def front_matter(query: str, passages: list[Passage]) -> list[Sentence]:
+    """The unit of the first passage's document that answers a question about the document
+    itself: the first holding a date, an author line, or its title; [] when none does."""
+    if not passages:
+        return []
+    doc = passages[0].doc_id
+    opening = sorted((p for p in passages if p.doc_id == doc), key=lambda p: p.start)[:1]
+    units = split_sentences(opening)[:_FRONT_MATTER]
+    if _ASKS_DATE.search(query):
+        return [s for s in units if _DATE_IN.search(s.shown)][:1]
+    if _ASKS_AUTHOR.search(query):
+        return [s for s in units if _BY_LINE.search(s.shown)][:1]
+    if _ASKS_TITLE.search(query):
+        return units[:1]
+    return []
 
 
 def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
