@@ -120,11 +120,15 @@ class RagEngine:
         )
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One writer per data dir, across threads and processes; it starts from what is on disk.
+    def _writing(self, create: bool = False) -> Iterator[CorpusIndex]:
+        """One writer per data dir, across threads and processes: a private copy of the index
+        as it is on disk (or, with `create`, a new one when there is none) to change and
+        persist.
 
         Another process may have written the index since this one loaded it, so it is
-        reloaded inside the lock: persisting a stale copy would undo that process's work.
+        loaded again inside the lock: persisting a stale copy would undo that process's work.
+        Questions meanwhile run on the version this engine serves; the copy is served only
+        once it is persisted, so a write that fails leaves the previous version answering.
         """
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.settings.data_dir / ".write.lock")
@@ -137,12 +141,22 @@ class RagEngine:
                     f"(waited {self.settings.lock_timeout_s:.0f} s). Try again when it is done."
                 ) from err
             try:
-                self._index = None
-                yield
+                yield self._private_index(create)
             finally:
-                # BM25 and title links describe the chunks before the write: rebuilt on demand.
-                self._retriever = None
                 lock.release()
+
+    def _private_index(self, create: bool) -> CorpusIndex:
+        try:
+            return self._open_index(create=False)
+        except IndexMissingError:
+            if not create:
+                raise
+            return self._open_index(create=True)
+
+    def _serve(self, index: CorpusIndex) -> None:
+        """Answer from `index` from now on (its BM25 and title links are built on first use)."""
+        self._index = index
+        self._retriever = None
 
     def _retriever_for(self, index: CorpusIndex) -> Retriever:
         """The retriever over `index` as it is now (BM25 and title links are built from it)."""
@@ -166,15 +180,14 @@ class RagEngine:
         documents, unreadable = load_documents(files, self.settings.max_file_mb * 2**20)
         if not documents:
             return IngestReport(rejected=rejected + unreadable)
-        with self._writing():
-            index = self._load_index() if self.has_index() else self._open_index(create=True)
+        with self._writing(create=True) as index:
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
             outcomes = index.upsert(documents, splitter, show_progress)
             if any(o != "unchanged" for o in outcomes.values()):
                 index.persist(self.settings.index_dir)
-            self._index = index
+            self._serve(index)
         return IngestReport(
             outcomes=outcomes,
             rejected=rejected + unreadable,
@@ -221,11 +234,11 @@ class RagEngine:
 
     def delete(self, source: str | Path) -> DocumentInfo:
         """Remove a document (by its path, as listed by `documents()`) and persist the index."""
-        with self._writing():
-            index = self._load_index()
+        with self._writing() as index:
             found = self._find_document(index, source)
             index.delete(found.doc_id)
             index.persist(self.settings.index_dir)
+            self._serve(index)
         return found
 
     def retrieve(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:

@@ -31,6 +31,7 @@ from rag.lexical import LexicalIndex
 from rag.reading.chunks import embed_text
 from rag.reading.splitter import ReadingSplitter
 from rag.sentences import SentenceStore
+from rag.swap import recover, recoverable, swap_in, swap_lock, sync_tree, version_stamp
 from rag.text import import_nltk
 from rag.vectors import (
     VectorIndexPolicy,
@@ -137,6 +138,8 @@ class CorpusIndex:
 
     # BM25 and titles as persisted with the chunks; None once they change (or never saved).
     _lexical: LexicalIndex | None = None
+    # The folder and version this was loaded from or persisted to (None: only in memory).
+    _loaded_from: tuple[Path, tuple[int, int] | None] | None = None
 
     def __init__(
         self,
@@ -182,8 +185,25 @@ class CorpusIndex:
         model_name: str,
         policy: VectorIndexPolicy | None = None,
     ) -> CorpusIndex:
-        """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign."""
-        require_index(index_dir)
+        """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign.
+
+        Its files are opened under the swap lock, so a write in another process never makes
+        this read half of one version and half of the next.
+        """
+        while True:
+            require_index(index_dir)
+            with swap_lock(index_dir, exclusive=False):
+                if (index_dir / _META_FILE).is_file():  # else a crash left `.old`: recover
+                    return cls._load_version(index_dir, embed_model, model_name, policy)
+
+    @classmethod
+    def _load_version(
+        cls,
+        index_dir: Path,
+        embed_model: BaseEmbedding,
+        model_name: str,
+        policy: VectorIndexPolicy | None,
+    ) -> CorpusIndex:
         rebuild = f"Delete {index_dir} and run `rag ingest DOCS` to rebuild it."
         unreadable = f"The index in {index_dir} is unreadable"
         try:
@@ -221,6 +241,7 @@ class CorpusIndex:
         loaded = cls(index, store, meta, sentences, policy)  # type: ignore[arg-type]
         loaded._lexical = lexical
         loaded.check_consistency(index_dir)
+        loaded._loaded_from = (index_dir, version_stamp(index_dir, _META_FILE))
         return loaded
 
     def check_consistency(self, where: Path) -> None:
@@ -375,12 +396,13 @@ class CorpusIndex:
         return len(self._store.node_ids)
 
     def stale(self) -> bool:
-        """Whether another process changed the store since this was loaded.
-
-        FAISS files are re-read by writers only (`RagEngine._writing`); the shared
-        PostgreSQL store (rag.pgstore) answers for real.
-        """
-        return False
+        """Whether another process has swapped a newer version into this index's folder (a
+        stat of its manifest; mid-swap, when there is none, not yet)."""
+        if self._loaded_from is None:
+            return False
+        folder, loaded = self._loaded_from
+        now = version_stamp(folder, _META_FILE)
+        return now is not None and now != loaded
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 and titles of the chunks as they are now: as persisted, or built from them."""
@@ -394,7 +416,6 @@ class CorpusIndex:
         BM25 and the titles are built here, once per write, so that loads only read them.
         """
         tmp = index_dir.with_name(index_dir.name + ".tmp")
-        old = index_dir.with_name(index_dir.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
@@ -403,11 +424,9 @@ class CorpusIndex:
         self._lexical.save(tmp)
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta | {"format": FORMAT_VERSION}, indent=2))
-        shutil.rmtree(old, ignore_errors=True)
-        if index_dir.exists():
-            index_dir.rename(old)
-        tmp.rename(index_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        sync_tree(tmp)
+        swap_in(tmp, index_dir)
+        self._loaded_from = (index_dir, version_stamp(index_dir, _META_FILE))
 
 
 def _check_backend(meta: dict, backend: str, index_dir: Path) -> None:
@@ -422,13 +441,14 @@ def _check_backend(meta: dict, backend: str, index_dir: Path) -> None:
 
 
 def require_index(index_dir: Path) -> None:
-    """Raise IndexMissingError unless a complete index was persisted in `index_dir`."""
-    old = index_dir.with_name(index_dir.name + ".old")
-    if not index_dir.exists() and (old / _META_FILE).is_file():
-        # A crash between the two renames of `persist` left the previous index as `.old`.
-        logger.warning("Recovering the previous index from %s", old)
-        old.rename(index_dir)
-    if not (index_dir / _META_FILE).is_file():
+    """Raise IndexMissingError unless a complete index was persisted in `index_dir`.
+
+    Checked under the swap lock: mid-swap, another process's index is not missing.
+    """
+    recover(index_dir, _META_FILE)  # a crash between the two renames of a swap
+    with swap_lock(index_dir, exclusive=False):
+        missing = not (index_dir / _META_FILE).is_file()
+    if missing and not recoverable(index_dir, _META_FILE):
         raise IndexMissingError(
             f"No index in {index_dir.parent}. Run `rag ingest DOCS` to build one."
         )
