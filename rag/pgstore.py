@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import shutil
 import tarfile
 import tempfile
@@ -57,6 +58,7 @@ from rag.pgchunks import PgDocumentStore
 from rag.sentences import SentenceStore
 
 logger = logging.getLogger(__name__)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # Any constant: every writer of any rag store in the database takes this transaction lock,
 # so two ingests of one document cannot interleave their delete and insert.
@@ -442,7 +444,11 @@ class PgCorpus(CorpusIndex):
         return lexical
 
     def _fetch_lexical(self, digest: str) -> LexicalIndex | None:
-        """The stored lexical index of this digest, read through the cache (None: replaced)."""
+        """The stored lexical index of this digest, read through the cache (None: replaced,
+        or not what a writer stores: a digest is the files' sha256, never a path)."""
+        if not _SHA256.fullmatch(digest):
+            logger.warning("Ignoring a stored lexical index whose digest is not a sha256")
+            return None
         folder = self._lexical_cache / digest
         if not folder.is_dir() and not self._download_lexical(digest, folder):
             return None
@@ -459,6 +465,9 @@ class PgCorpus(CorpusIndex):
             files = conn.execute(query).scalar()
         if files is None:
             return False
+        if hashlib.sha256(files).hexdigest() != digest:
+            logger.warning("Ignoring a stored lexical index whose files do not match its digest")
+            return False
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         with tarfile.open(fileobj=io.BytesIO(files)) as tar:
@@ -467,7 +476,7 @@ class PgCorpus(CorpusIndex):
             tmp.rename(folder)
         except OSError:  # another instance unpacked it first
             shutil.rmtree(tmp, ignore_errors=True)
-        _prune(folder.parent, keep=folder)
+        _prune(self._lexical_cache, keep=folder)
         return True
 
     def _store_lexical(self, snapshot: _Snapshot) -> None:

@@ -286,6 +286,36 @@ def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
     assert reader._load_index()._load_snapshot().full
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "why"),
+    [
+        ("digest", "../../outside", "digest is not a sha256"),
+        ("digest", "/tmp/rag-evil-absolute", "digest is not a sha256"),
+        ("files", "tampered", "do not match its digest"),
+    ],
+)
+def test_a_stored_bm25_row_is_never_a_path_or_unchecked_bytes(
+    tmp_path, pg_url, seed_corpus, caplog, column, value, why
+):
+    """A row someone wrote into the database (a digest that is a path, bytes that are not
+    what the digest says) is not unpacked anywhere: the instance builds BM25 itself."""
+    RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
+    writer = sa.create_engine(pg_url)
+    with writer.begin() as conn:
+        if column == "digest":
+            conn.execute(sa.text("UPDATE rag_lexical SET digest = :v"), {"v": value})
+        else:
+            conn.execute(sa.text("UPDATE rag_lexical SET files = :v"), {"v": value.encode()})
+    writer.dispose()
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    with caplog.at_level("INFO", logger="rag.pgstore"):
+        assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
+    assert why in caplog.text
+    assert not (tmp_path / "outside").exists() and not Path("/tmp/rag-evil-absolute").exists()
+    cache = tmp_path / "b" / "data" / "pg-lexical"
+    assert not cache.exists() or not any(cache.iterdir())
+
+
 def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path):
     cache = tmp_path / "pg-lexical"
     old, recent, kept = (cache / name for name in ("old", "recent", "kept"))
