@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.common import HOTPOT_CORPUS, Clock, write_json
 from rag import RagEngine, Settings
 from rag.embedding import cl100k_tokenizer, default_model_path
+from rag.extract import Limits
 from rag.index import make_splitter
 from rag.loaders import collect_files, load_documents
 
@@ -79,7 +80,7 @@ def llamaindex_default(files: list[Path], mb: float) -> dict:
 
     LiSettings.llm = None
     embed = HuggingFaceEmbedding(model_name=str(default_model_path()), device="cpu")
-    documents, _ = load_documents(files, 2**30)
+    documents, _ = load_documents(files, Limits(max_bytes=2**30))
     store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(384))
     with Clock() as clock:
         index = VectorStoreIndex.from_documents(
@@ -94,7 +95,7 @@ def chunk_texts(count: int) -> tuple[list[Path], float, list[str]]:
     """The first `count` hotpotqa files, their MB of text, and our chunks' texts as embedded."""
     files, _ = collect_files([HOTPOT_CORPUS])
     files = sorted(files)[:count]
-    documents, _ = load_documents(files, 2**30)
+    documents, _ = load_documents(files, Limits(max_bytes=2**30))
     mb = sum(len(d.text.encode()) for d in documents) / 1e6
     settings = Settings()
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap, cl100k_tokenizer())

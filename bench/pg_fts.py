@@ -33,8 +33,8 @@ from evals.runner import load_cases, run_eval, summarize
 from rag.config import Settings
 from rag.engine import RagEngine
 from rag.pgstore import PgCorpus
-from rag.retrieve import Retriever
 from rag.reading.chunks import sentence_texts
+from rag.retrieve import Retriever
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 _QUERIES = {

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     max_file_mb: int = Field(
         100, ge=1, description="Larger files are rejected at ingest (never read into memory)."
     )
+    max_text_mb: int = Field(
+        50,
+        ge=1,
+        description="A file whose text (or a DOCX whose unpacked XML) is larger is rejected.",
+    )
+    max_pdf_pages: int = Field(5_000, ge=1, description="PDFs with more pages are rejected.")
+    extract_timeout_s: float = Field(
+        120, gt=0, description="A PDF whose text takes longer to read is rejected."
+    )
     lock_timeout_s: float = Field(
         60, ge=0, description="How long an ingest waits for another one on the same data dir."
     )

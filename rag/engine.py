@@ -30,7 +30,7 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.extract import ExtractionError, page_at
+from rag.extract import ExtractionError, Limits, page_at
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents, read_source_text
 from rag.retrieve import RETRIEVAL_MODES, Retriever
@@ -177,7 +177,13 @@ class RagEngine:
         """Add new files, replace changed ones, skip unchanged; persist if anything changed."""
         started = time.perf_counter()
         files, rejected = collect_files(paths)
-        documents, unreadable = load_documents(files, self.settings.max_file_mb * 2**20)
+        limits = Limits(
+            max_bytes=self.settings.max_file_mb * 2**20,
+            max_text_chars=self.settings.max_text_mb * 2**20,
+            max_pdf_pages=self.settings.max_pdf_pages,
+            max_seconds=self.settings.extract_timeout_s,
+        )
+        documents, unreadable = load_documents(files, limits)
         if not documents:
             return IngestReport(rejected=rejected + unreadable)
         with self._writing(create=True) as index:

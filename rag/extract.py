@@ -10,6 +10,9 @@ import hashlib
 import io
 import logging
 import re
+import stat
+import time
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +32,20 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", 
 
 class ExtractionError(Exception):
     """Why a file yields no usable text (shown to the user as the rejection reason)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may cost to read: a hostile or broken file is rejected, not read whole."""
+
+    max_bytes: int = 100 * 2**20  # the file (RAG_MAX_FILE_MB)
+    max_text_chars: int = 50 * 2**20  # its text, and a DOCX's unpacked XML (RAG_MAX_TEXT_MB)
+    max_pdf_pages: int = 5_000  # RAG_MAX_PDF_PAGES
+    max_seconds: float = 120.0  # extracting a PDF's text (RAG_EXTRACT_TIMEOUT_S)
+
+
+# Re-reading a file already accepted at ingest (for its citations): its own size bounds it.
+_NO_LIMITS = Limits(max_bytes=2**62, max_text_chars=2**62, max_pdf_pages=2**62, max_seconds=1e9)
 
 
 @dataclass(frozen=True)
@@ -107,16 +124,28 @@ def _html_text(data: bytes) -> tuple[str, str]:
     return _normalize_newlines(text), title
 
 
-def _pdf_text(data: bytes) -> tuple[str, list[int]]:
+def _pdf_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    started = time.monotonic()
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ExtractionError("encrypted PDF (decrypt it first)")
-        pages = [_normalize_newlines(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as err:
+        if len(reader.pages) > limits.max_pdf_pages:
+            raise ExtractionError(
+                f"{len(reader.pages)} pages are over the {limits.max_pdf_pages} page limit "
+                "(RAG_MAX_PDF_PAGES)"
+            )
+        pages: list[str] = []
+        chars = 0
+        for pdf_page in reader.pages:
+            pages.append(_normalize_newlines(pdf_page.extract_text() or "").strip())
+            chars += len(pages[-1])
+            _check_budget(chars, started, limits)
+    except ExtractionError:
+        raise
+    except Exception as err:  # pypdf raises its own errors, limits, recursion, key errors…
         raise ExtractionError(f"malformed PDF ({type(err).__name__}: {err})") from err
     if not any(pages):
         raise ExtractionError("PDF without a text layer (scanned?); OCR it first")
@@ -127,9 +156,10 @@ def _pdf_text(data: bytes) -> tuple[str, list[int]]:
     return "\n\n".join(pages), starts
 
 
-def _docx_text(data: bytes) -> str:
+def _docx_text(data: bytes, limits: Limits) -> str:
     from docx import Document as DocxDocument
 
+    _check_unpacked_size(data, limits)
     try:
         document = DocxDocument(io.BytesIO(data))
     except Exception as err:  # python-docx raises zipfile, KeyError, lxml errors alike
@@ -140,36 +170,67 @@ def _docx_text(data: bytes) -> str:
     return _normalize_newlines(text)
 
 
-def extract(path: Path, max_bytes: int) -> Extracted:
+def _check_budget(chars: int, started: float, limits: Limits) -> None:
+    if chars > limits.max_text_chars:
+        raise ExtractionError(
+            f"its text is over the {limits.max_text_chars / 2**20:.0f} MB limit (RAG_MAX_TEXT_MB)"
+        )
+    if time.monotonic() - started > limits.max_seconds:
+        raise ExtractionError(
+            f"reading its text took over {limits.max_seconds:.0f} s (RAG_EXTRACT_TIMEOUT_S)"
+        )
+
+
+def _check_unpacked_size(data: bytes, limits: Limits) -> None:
+    """A DOCX is a zip: what its entries unpack to is known before any is read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise ExtractionError(f"malformed DOCX ({type(err).__name__})") from err
+    if unpacked > limits.max_text_chars:
+        raise ExtractionError(
+            f"it unpacks to {unpacked / 2**20:.0f} MB, over the "
+            f"{limits.max_text_chars / 2**20:.0f} MB limit (RAG_MAX_TEXT_MB)"
+        )
+
+
+def extract(path: Path, limits: Limits) -> Extracted:
     """The text of a supported file; ExtractionError with the reason otherwise."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ExtractionError(f"unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a device (/dev/zero), a pipe: endless or blocking
+            raise ExtractionError("not a regular file (a device, pipe or socket)")
+        if status.st_size > limits.max_bytes:
             raise ExtractionError(
-                f"{size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit (RAG_MAX_FILE_MB)"
+                f"{status.st_size / 1e6:.0f} MB is over the {limits.max_bytes / 1e6:.0f} MB "
+                "limit (RAG_MAX_FILE_MB)"
             )
         data = path.read_bytes()
     except OSError as err:
         raise ExtractionError(f"cannot read: {err.strerror}") from err
     digest = hashlib.sha256(data).hexdigest()
     if suffix == ".pdf":
-        text, page_starts = _pdf_text(data)
+        text, page_starts = _pdf_text(data, limits)
         return Extracted(text, digest, page_starts)
     if suffix == ".docx":
-        return Extracted(_docx_text(data), digest)
+        return Extracted(_docx_text(data, limits), digest)
     if suffix in (".html", ".htm"):
         text, title = _html_text(data)
+        _check_budget(len(text), time.monotonic(), limits)
         return Extracted(text, digest, title=title)
-    return Extracted(decode_text(data), digest)
+    text = decode_text(data)
+    _check_budget(len(text), time.monotonic(), limits)
+    return Extracted(text, digest)
 
 
 # Sized for an eval run's citations (hundreds of files); keyed by mtime, so never stale.
 @lru_cache(maxsize=256)
 def _extract_cached(path: str, mtime_ns: int, size: int) -> Extracted:
-    return extract(Path(path), max_bytes=size + 1)
+    return extract(Path(path), _NO_LIMITS)
 
 
 def source_text(path: str | Path) -> Extracted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -12,7 +13,9 @@ from pathlib import Path
 from llama_index.core import Document
 from llama_index.core.readers.base import BaseReader
 
-from rag.extract import SUPPORTED_SUFFIXES, ExtractionError, extract, source_text
+from rag.extract import SUPPORTED_SUFFIXES, ExtractionError, Limits, extract, source_text
+
+logger = logging.getLogger(__name__)
 
 # Only the title is embedded with a chunk's text: paths and hashes would add noise to the vector.
 _NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts"]
@@ -89,11 +92,11 @@ class TextFileReader(BaseReader):
     report each rejected file with its reason.
     """
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
 
     def load_data(self, file: Path, extra_info: dict | None = None) -> list[Document]:
-        extracted = extract(file, self.max_bytes)
+        extracted = extract(file, self.limits)
         text = extracted.text
         date = _DATE.search(text[:2000])
         metadata = {
@@ -113,10 +116,14 @@ class TextFileReader(BaseReader):
 
 
 def load_documents(
-    files: list[Path], max_bytes: int = 100 * 2**20
+    files: list[Path], limits: Limits | None = None
 ) -> tuple[list[Document], list[Rejection]]:
-    """Read files as Documents (id = absolute path); unusable ones become Rejections."""
-    reader = TextFileReader(max_bytes)
+    """Read files as Documents (id = absolute path); unusable ones become Rejections.
+
+    Whatever goes wrong reading one file (a parser's own error, recursion in a deeply nested
+    page, memory) rejects that file with the reason: the rest of the batch goes on.
+    """
+    reader = TextFileReader(limits or Limits())
     documents: list[Document] = []
     rejected: list[Rejection] = []
     for path in files:
@@ -126,4 +133,7 @@ def load_documents(
             rejected.append(Rejection(str(path), str(err)))
         except OSError as err:
             rejected.append(Rejection(str(path), f"cannot read: {err.strerror}"))
+        except (Exception, RecursionError, MemoryError) as err:  # a file no parser could take
+            logger.debug("Rejected %s", path, exc_info=True)
+            rejected.append(Rejection(str(path), f"could not be read ({type(err).__name__})"))
     return documents, rejected

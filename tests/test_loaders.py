@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import zipfile
 
 import pytest
 from docx import Document as DocxDocument
@@ -12,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
-from rag.extract import SUPPORTED_SUFFIXES, page_at
+from rag.extract import SUPPORTED_SUFFIXES, Limits, page_at
 from rag.loaders import collect_files, load_documents, read_source_text
 from tests.conftest import ROOT, make_pdf
 
 
-def _load(tmp_path, **kwargs):
+def _load(tmp_path, **limits):
     files, rejected = collect_files([tmp_path])
-    documents, unreadable = load_documents(files, **kwargs)
+    documents, unreadable = load_documents(files, Limits(**limits))
     return {d.metadata["file_name"]: d for d in documents}, {
         r.path.rsplit("/", 1)[-1]: r.reason for r in rejected + unreadable
     }
@@ -151,6 +153,69 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
     documents, rejected = _load(tmp_path, max_bytes=100_000)
     assert documents == {}
     assert "MB limit (RAG_MAX_FILE_MB)" in rejected["big.txt"]
+
+
+def _docx_bomb(path, unpacked_mb: int) -> None:
+    """A DOCX whose document.xml unpacks to `unpacked_mb` MB (of one repeated paragraph)."""
+    document = DocxDocument()
+    document.add_paragraph("seed")
+    document.save(path)
+    with zipfile.ZipFile(path) as zipped:
+        parts = {n: zipped.read(n) for n in zipped.namelist()}
+    paragraph = b"<w:p><w:r><w:t>boom</w:t></w:r></w:p>"
+    body = paragraph * (unpacked_mb * 2**20 // len(paragraph))
+    xml = parts["word/document.xml"]
+    parts["word/document.xml"] = xml.replace(b"<w:body>", b"<w:body>" + body, 1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in parts.items():
+            zipped.writestr(name, data)
+
+
+def _deep_html(path) -> None:
+    path.write_text("<div>" * 100_000 + "deep" + "</div>" * 100_000)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("bomb.docx", lambda p: _docx_bomb(p, 64), "MB, over the 8 MB limit (RAG_MAX_TEXT_MB)"),
+        ("pages.pdf", lambda p: make_pdf(p, ["A page."] * 60), "60 pages are over the 50 page"),
+        ("zero.txt", lambda p: p.symlink_to("/dev/zero"), ""),  # endless: rejected unread
+        ("pipe.txt", os.mkfifo, "not a regular file"),  # would block the whole ingest
+        ("sparse.txt", lambda p: os.truncate(_touch(p), 2**30), "MB limit (RAG_MAX_FILE_MB)"),
+        ("deep.html", _deep_html, "could not be read (RecursionError)"),
+        ("huge.txt", lambda p: p.write_text("word " * 2_000_000), "text is over the 8 MB limit"),
+    ],
+)
+def test_hostile_files_are_rejected_fast_and_the_batch_goes_on(tmp_path, name, make, reason):
+    """A zip bomb, a PDF of many pages, an endless device, a sparse giant, a page nested deep
+    enough to exhaust recursion: each rejected with its reason, within seconds."""
+    make(tmp_path / name)
+    (tmp_path / "good.txt").write_text("A good document.\n", encoding="utf-8")
+    started = time.monotonic()
+    documents, rejected = _load(tmp_path, max_text_chars=8 * 2**20, max_pdf_pages=50)
+    assert time.monotonic() - started < 10
+    assert list(documents) == ["good.txt"]
+    assert reason in rejected["zero" if name == "zero.txt" else name]  # the link's target
+
+
+def _touch(path):
+    path.touch()
+    return path
+
+
+def test_a_pdf_parser_that_gives_up_rejects_that_file_only(tmp_path, monkeypatch):
+    import pypdf
+
+    def exhausted(*args, **kwargs):
+        raise pypdf.errors.LimitReachedError("decompression limit")
+
+    make_pdf(tmp_path / "a.pdf", ["Ferries run daily."])
+    (tmp_path / "good.txt").write_text("A good document.\n", encoding="utf-8")
+    monkeypatch.setattr(pypdf.PdfReader, "__init__", exhausted)
+    documents, rejected = _load(tmp_path)
+    assert list(documents) == ["good.txt"]
+    assert "malformed PDF (LimitReachedError" in rejected["a.pdf"]
 
 
 def test_very_long_lines_load(tmp_path):
