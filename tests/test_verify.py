@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.verify import StreamingCheck, Verifier, cited_numbers, without_markers
+from rag.answer.verify import (
+    CONTRADICTED,
+    UNFOUNDED,
+    UNQUOTED,
+    UNSUPPORTED,
+    StreamingCheck,
+    Verifier,
+    cited_numbers,
+    without_markers,
+)
 from rag.embedding import load_embed_model
 from rag.engine import RagEngine
 from rag.types import Passage
@@ -101,10 +110,49 @@ def test_streamed_sentences_are_verified_renumbered_and_cited_verbatim(embed, so
         "Mira Okafor opened the Lantern Bakery in 2019. [1] "
         "She bakes rye bread every morning. [1] The library lends tools. [2]"
     )
-    assert [d.sentence for d in check.dropped] == ["The bakery opened in 2021 [2]."]
+    # The removed sentence is named by the check it failed; its words reach no one.
+    assert [(d.sentence, d.reason) for d in check.dropped] == [("", UNFOUNDED)]
     citations = check.citations()
     assert [c.n for c in citations] == [1, 2]
     source_text = path.read_text(encoding="utf-8")
     for c in citations:
         assert source_text[c.start : c.end] == c.quote
     assert citations[0].quote.startswith("Mira Okafor opened") and "rye bread" in citations[0].quote
+
+
+PESKOV = (
+    "Dmitri Peskov, spokesperson for the Kremlin, indicated they would evaluate the ceasefire "
+    "proposal carefully, but insisted, “First, we must have all details of the offer.” "
+    "Russian forces captured 430 Ukrainian soldiers near Kursk."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        # The reproduced failure: a negation flip passed as a verified answer.
+        ("Peskov indicated the Kremlin would not evaluate the ceasefire proposal carefully [1].",
+         CONTRADICTED),
+        ("Russian forces captured 340 Ukrainian soldiers near Kursk [1].", UNFOUNDED),
+        # Two sentences' facts joined: the closest sentence holds the number, not the rest.
+        ("Peskov said Russian forces captured 430 soldiers and would evaluate the offer [1].",
+         UNSUPPORTED),
+        ("Peskov said, ‘We reject the whole offer.’ [1]", UNQUOTED),
+        ("Peskov said, 'We reject the whole offer.' [1]", UNQUOTED),
+        ("Peskov said, «We reject the whole offer.» [1]", UNQUOTED),
+        ("Peskov praised the weather in Moscow [1].", UNFOUNDED),
+        ("Peskov praised the sunny weather of the spring [1].", UNSUPPORTED),
+    ],
+)  # fmt: skip
+def test_adversarial_sentences_are_dropped_and_their_supported_neighbours_kept(
+    embed, tmp_path, sentence, kind
+):
+    path = tmp_path / "peskov.txt"
+    path.write_text(PESKOV, encoding="utf-8")
+    passage = Passage(1, "c1", "d", str(path), "Ceasefire", PESKOV, 0, len(PESKOV), 0.5)
+    verifier = Verifier([passage], embed, 0.65)
+    verdict = verifier.check(sentence)
+    assert not verdict.kept and verdict.kind == kind, verdict.reason
+    kept = "Peskov indicated they would evaluate the ceasefire proposal carefully [1]."
+    assert verifier.check(kept).kept
+    assert verifier.check("Russian forces captured 430 Ukrainian soldiers near Kursk [1].").kept

@@ -10,6 +10,7 @@ trickles tokens cannot hold a question forever.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,8 +74,12 @@ def answer_messages(question: str, passages: Sequence[Passage]) -> list[ChatMess
     return messages
 
 
+_FENCE = re.compile(r"</?\s*passages\s*>", re.IGNORECASE)
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """A passage on one line, unable to close the fence it is quoted in."""
+    return _FENCE.sub("[passages]", " ".join(text.split()))
 
 
 def condense_question(llm: LLM, question: str, previous_queries: list[str], url: str) -> str:

@@ -2,17 +2,23 @@
 
 A generated sentence is kept when
 - it cites at least one [n], and every [n] it cites is one of the numbered passages;
-- every quotation in it (“…” or "…") stands verbatim in a cited passage;
+- every quotation in it (“…”, "…", ‘…’, '…', «…», „…“) stands verbatim in a cited passage;
 - every number and name in it occurs in a cited passage (small models invent dates and people);
-- its support by a cited passage reaches `min_support`: the mean of the share of its content
-  terms that the passage holds and the embedding cosine to the passage's closest sentence.
+- its support by a cited passage's closest sentence (by embedding) reaches `min_support`: the
+  mean of the share of its content terms that sentence holds and their cosine, so facts
+  joined from two sentences do not pass as one;
+- it agrees with that sentence: both negated or neither ("would not evaluate" is not
+  "would evaluate"), and every number it states is that sentence's.
 The closest sentence is the citation's quote, so the invariant (quote = verbatim source span)
-holds for LLM answers too. Sentences are checked as they complete, so a stream can show each
-verified sentence at once; `feed` the tokens, then `finish`.
+holds for LLM answers too. What a user or the API sees of a removed sentence is the kind of
+check it failed, never its words (they go to the debug log). Sentences are checked as they
+complete, so a stream can show each verified sentence at once; `feed` the tokens, then
+`finish`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +27,11 @@ import numpy as np
 
 from rag.answer.citations import citation
 from rag.answer.matching import Sentence, name_spelling, split_sentences
-from rag.answer.question import numbers_missing
+from rag.answer.question import is_negated, numbers_missing
 from rag.text import content_terms, names_in, sentence_spans, stem
 from rag.types import Citation, Dropped, Passage
+
+logger = logging.getLogger(__name__)
 
 # Text → unit vectors, one row per text (the packaged embedding model).
 Embed = Callable[[list[str]], np.ndarray]
@@ -33,7 +41,9 @@ _SPACED_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 # What is left of a marker-only tail ("[1]", "[2, 3]", or "[1" still streaming).
 _MARKER_DEBRIS = re.compile(r"[\s\[\]\d,.;:]*")
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
-_QUOTE = re.compile(r"“([^”]+)”|\"([^\"]+)\"")
+_QUOTE = re.compile(
+    r"“([^”]+)”|\"([^\"]+)\"|‘([^’]+)’|(?<!\w)'([^']+)'(?!\w)|«([^»]+)»|„([^“”]+)[“”]"
+)
 _REFUSAL = re.compile(
     r"\b(?:documents?|passages?|texts?)\s+(?:don[’']t|do not|does not|doesn[’']t)\s+"
     r"(?:say|answer|mention|state)",
@@ -42,13 +52,25 @@ _REFUSAL = re.compile(
 _SPACE = re.compile(r"\s+")
 
 
+# What a user or the API is told of a removed sentence: the check it failed, not its words.
+UNCITED, UNKNOWN, UNQUOTED, UNFOUNDED, UNSUPPORTED, CONTRADICTED = (
+    "cites no passage",
+    "cites a passage that does not exist",
+    "quotes words the cited passage does not hold",
+    "states a number or name the cited passage does not hold",
+    "its cited passage does not support it",
+    "says the opposite of its cited passage, or another number",
+)
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One generated sentence and what the check found."""
+    """One generated sentence and what the check found (`reason`: in detail, for the log)."""
 
     sentence: str
     kept: bool
     reason: str = ""
+    kind: str = ""  # which check it failed (the words above)
     support: float | None = None
     refusal: bool = False  # "The documents don't say." (no citation needed)
     used: tuple[tuple[int, Sentence], ...] = ()  # (cited n, the passage sentence backing it)
@@ -121,15 +143,19 @@ class Verifier:
             if is_refusal(plain):
                 return Verdict(sentence, kept=False, reason="says the passages do not answer",
                                refusal=True)  # fmt: skip
-            return Verdict(sentence, kept=False, reason="cites no passage")
+            return Verdict(sentence, kept=False, reason="cites no passage", kind=UNCITED)
         unknown = [n for n in cited if n not in self.passages]
         if unknown:
             listed = ", ".join(f"[{n}]" for n in unknown)
-            return Verdict(sentence, kept=False, reason=f"cites {listed}, which does not exist")
+            return Verdict(sentence, kept=False, reason=f"cites {listed}, which does not exist",
+                           kind=UNKNOWN)  # fmt: skip
         texts = [self.passages[n].text for n in cited]
-        problem = _unquoted(plain, texts) or _unfounded(plain, texts)
-        if problem:
-            return Verdict(sentence, kept=False, reason=problem)
+        unquoted = _unquoted(plain, texts)
+        if unquoted:
+            return Verdict(sentence, kept=False, reason=unquoted, kind=UNQUOTED)
+        unfounded = _unfounded(plain, texts)
+        if unfounded:
+            return Verdict(sentence, kept=False, reason=unfounded, kind=UNFOUNDED)
         return self._supported(sentence, plain, cited)
 
     def _supported(self, sentence: str, plain: str, cited: list[int]) -> Verdict:
@@ -137,30 +163,50 @@ class Verifier:
         terms = set(content_terms(plain))
         best = 0.0
         used: list[tuple[int, Sentence]] = []
+        contradicted = ""
         for n in cited:
             sentences, vectors = self._passage_sentences(n)
             if not sentences:
                 continue
             cosines = vectors @ vector
             at = int(np.argmax(cosines))
-            held = {t for s in sentences for t in s.terms}
-            lexical = len(terms & held) / len(terms) if terms else 0.0
+            closest = sentences[at]
+            lexical = len(terms & closest.terms) / len(terms) if terms else 0.0
             support = (lexical + float(cosines[at])) / 2
             best = max(best, support)
-            if support >= self.min_support:
-                used.append((n, sentences[at]))
+            if support < self.min_support:
+                continue
+            disagreement = _disagreement(plain, closest.text)
+            if disagreement:
+                contradicted = disagreement
+                continue
+            used.append((n, closest))
+        if not used and contradicted:
+            return Verdict(sentence, kept=False, support=round(best, 3), reason=contradicted,
+                           kind=CONTRADICTED)  # fmt: skip
         if not used:
             return Verdict(sentence, kept=False, support=round(best, 3),
                            reason=f"the cited passage does not support it (support {best:.2f} "
-                           f"< {self.min_support:.2f})")  # fmt: skip
+                           f"< {self.min_support:.2f})", kind=UNSUPPORTED)  # fmt: skip
         return Verdict(sentence, kept=True, support=round(best, 3), used=tuple(used))
+
+
+def _disagreement(plain: str, closest: str) -> str:
+    """How the sentence departs from the passage sentence it rests on ("" when it does not):
+    one is negated and the other not, or it states a number that sentence does not."""
+    if is_negated(plain) != is_negated(closest):
+        return f"its negation differs from the cited sentence “{closest}”"
+    missing = numbers_missing(plain, closest)
+    if missing:
+        return f"the number {missing[0]} is not in the cited sentence “{closest}”"
+    return ""
 
 
 def _unquoted(plain: str, texts: list[str]) -> str:
     """Why a quotation in the sentence is not verbatim in any cited passage ("" when all are)."""
     flat_texts = [_flat(t) for t in texts]
     for match in _QUOTE.finditer(plain):
-        quote = _flat(match.group(1) or match.group(2)).strip(" ,.")
+        quote = _flat(next(g for g in match.groups() if g)).strip(" ,.")
         if quote and not any(quote in t for t in flat_texts):
             return f"the quotation “{quote}” is not in the cited passage"
     return ""
@@ -236,11 +282,12 @@ class StreamingCheck:
 
     @property
     def dropped(self) -> list[Dropped]:
-        return [
-            Dropped(v.sentence, v.reason, v.support)
-            for v in self.verdicts
-            if not v.kept and not (v.refusal and not self._shown)
-        ]
+        """The removed sentences, as users and the API see them: which check each failed,
+        not their words (an unverified sentence must not reach anyone; they are logged)."""
+        removed = [v for v in self.verdicts if not v.kept and not (v.refusal and not self._shown)]
+        for v in removed:
+            logger.debug("Removed %r: %s", v.sentence, v.reason)
+        return [Dropped("", v.kind or v.reason, v.support) for v in removed]
 
     @property
     def refused(self) -> bool:
