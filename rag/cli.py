@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from rag.config import MAX_TOP_K, Settings
-from rag.engine import RagEngine
+from rag.engine import MAX_HISTORY_TURNS, RagEngine
 from rag.errors import RagError, StoreUnavailableError
 from rag.types import Answer
 
@@ -225,7 +225,7 @@ def chat(ctx: typer.Context, filter_specs: FilterOption = None) -> None:
         if not question.strip():
             continue
         try:
-            answer = _stream(engine, question, history, None, filters)
+            answer = _stream(engine, question, history[-MAX_HISTORY_TURNS:], None, filters)
         except RagError as error:
             err(f"Error: {error}", err=True)
             continue
@@ -284,12 +284,29 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to bind (RAG_UI_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (RAG_UI_PORT).")] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Serve on a non-loopback address without RAG_UI_AUTH: anyone who reaches "
+            "the port can read, upload and delete every document.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the chat UI in the browser."""
     from ui.app import build_app, launch_options
 
     engine = _engine(ctx)
     settings = engine.settings
+    bound = host or settings.ui_host
+    if not _loopback(bound) and not settings.ui_auth and not insecure_no_auth:
+        raise _fail(
+            RagError(
+                f"Serving on {bound} lets anyone who reaches it read, upload and delete every "
+                "document. Set RAG_UI_AUTH=user:password (or a file of such lines), or pass "
+                "--insecure-no-auth if that is what you want."
+            )
+        )
     try:
         if not engine.has_index():
             err("No index yet: run `rag ingest DOCS` or add documents in the UI.", err=True)
@@ -305,7 +322,21 @@ def serve(
     host = host or settings.ui_host
     port = port or settings.ui_port
     err(f"Serving the chat on http://{host}:{port}", err=True)
-    build_app(engine).launch(server_name=host, server_port=port, show_error=True, **options)
+    # show_error=False: a bug's exception text (paths, settings) stays in this terminal;
+    # the UI's own messages (gr.Error) still reach the browser.
+    build_app(engine).launch(server_name=host, server_port=port, show_error=False, **options)
+
+
+def _loopback(host: str) -> bool:
+    """Whether an address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()

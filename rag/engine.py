@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A question is a question, not a document; a chat longer than this is a new conversation.
+MAX_QUESTION_CHARS = 2_000
+MAX_HISTORY_TURNS = 20
+
 
 @dataclass(frozen=True)
 class IngestReport:
@@ -285,6 +289,16 @@ class RagEngine:
         unless the answer fell back to extractive (then `notice` says why)."""
         if not question or not question.strip():
             raise EmptyQuestionError("The question is empty. Ask something about the documents.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise RagError(
+                f"The question is {len(question):,} characters long; ask in at most "
+                f"{MAX_QUESTION_CHARS:,}."
+            )
+        if history and len(history) > MAX_HISTORY_TURNS:
+            raise RagError(
+                f"The conversation has {len(history)} earlier turns; at most {MAX_HISTORY_TURNS} "
+                "are read. Start a new conversation."
+            )
         if mode not in RETRIEVAL_MODES:
             raise RagError(f"Unknown retrieval mode {mode!r}: use {', '.join(RETRIEVAL_MODES)}.")
         if k is not None and not 1 <= k <= MAX_TOP_K:

@@ -13,6 +13,7 @@ import gradio as gr
 
 from rag import Answer, RagEngine, RagError, Settings
 from rag.config import MAX_TOP_K
+from rag.engine import MAX_HISTORY_TURNS
 from rag.extract import SUPPORTED_SUFFIXES
 from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
@@ -96,8 +97,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         # Answer then replaces them (with its notice, if it fell back to extractive).
         shown = ""
         try:
+            recent = queries[-MAX_HISTORY_TURNS:]  # a long chat reads its latest turns
             for item in engine.ask_stream(
-                message, history=queries, k=int(top_k), mode=mode, filters=filters
+                message, history=recent, k=int(top_k), mode=mode, filters=filters
             ):
                 if isinstance(item, Answer):
                     result = item

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -95,8 +96,19 @@ def condense_question(llm: LLM, question: str, previous_queries: list[str], url:
 def _unavailable(url: str, error: BaseException) -> LlmUnavailableError:
     timed_out = isinstance(error, openai.APITimeoutError | httpx.TimeoutException)
     kind = "timed out" if timed_out else "failed"
+    shown = public_url(url)
     detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-    return LlmUnavailableError(f"The language model at {url} {kind}: {detail}")
+    detail = detail.replace(url, shown)
+    return LlmUnavailableError(f"The language model at {shown} {kind}: {detail}")
+
+
+def public_url(url: str) -> str:
+    """The URL as users may see it: credentials and query string (keys, tokens) left out."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @dataclass
@@ -166,7 +178,7 @@ def _tokens(
             yield chunk.delta
         if time.perf_counter() - started > settings.llm_total_timeout_s:
             raise LlmUnavailableError(
-                f"The language model at {settings.llm_url} did not finish within "
+                f"The language model at {public_url(settings.llm_url or '')} did not finish within "
                 f"{settings.llm_total_timeout_s:.0f} s (RAG_LLM_TOTAL_TIMEOUT_S)."
             )
 
