@@ -114,3 +114,22 @@ def test_llm_notices_and_removed_sentences_show_escaped_and_without_the_removed_
     assert "the number 9 &lt;img" in sources and "Invented" not in sources + message
     partial = render_partial(f"{EVIL} [2]")
     assert "<script" not in partial and 'href="#src-2"' in partial and "streaming" in partial
+
+
+def test_an_upload_never_overwrites_another_document(tmp_path):
+    from ui.app import store_upload
+
+    uploads, incoming = tmp_path / "uploads", tmp_path / "incoming"
+    uploads.mkdir()
+    incoming.mkdir()
+    (uploads / "report.txt").write_text("Alice's report.")
+    theirs = incoming / "report.txt"
+    theirs.write_text("Bob's report.")
+    stored, new = store_upload(theirs, uploads)
+    assert (stored.name, new) == ("report-2.txt", True)
+    assert (uploads / "report.txt").read_text() == "Alice's report."
+    again, new = store_upload(theirs, uploads)  # the same bytes: the same document
+    assert (again, new) == (stored, False)
+    odd = incoming / "..evil name?.txt"
+    odd.write_text("x")
+    assert store_upload(odd, uploads)[0].parent == uploads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import filecmp
 import json
 import re
 import shutil
@@ -72,6 +73,21 @@ def safe_upload_name(name: str) -> str:
     """A file name with no directory part, no leading dots and no odd characters."""
     cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
     return cleaned or "upload.txt"
+
+
+def store_upload(temp: Path, folder: Path) -> tuple[Path, bool]:
+    """Copy an uploaded file into the uploads folder under its safe name, never over another
+    file: the same bytes are the same document (no copy is made), different bytes under a
+    taken name get the next free one ("report-2.pdf"). (Where it is, whether it is new.)"""
+    name = Path(safe_upload_name(temp.name))
+    target, n = folder / name, 1
+    while target.exists():
+        if filecmp.cmp(target, temp, shallow=False):
+            return target, False
+        n += 1
+        target = folder / f"{name.stem}-{n}{name.suffix}"
+    shutil.copyfile(temp, target)
+    return target, True
 
 
 def build_app(engine: RagEngine) -> gr.Blocks:
@@ -172,18 +188,21 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         names: dict[str, str] = {}
         kept: list[Path] = []
+        created: set[str] = set()
         for temp in files:
-            target = settings.uploads_dir / safe_upload_name(Path(temp).name)
-            shutil.copyfile(temp, target)
+            target, new = store_upload(Path(temp), settings.uploads_dir)
             names[str(target.resolve())] = target.name
             kept.append(target)
+            if new:
+                created.add(str(target.resolve()))
         progress(0.2, desc="Embedding")
         try:
             report = engine.ingest(kept)
         except RagError as err:
             return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
         for rejection in report.rejected:  # keep no copy of what the index does not hold
-            Path(rejection.path).unlink(missing_ok=True)
+            if rejection.path in created:  # never a file a document already stood in
+                Path(rejection.path).unlink(missing_ok=True)
         return render_ingest(report, names), *list_documents(only)
 
     def delete(source: str | None, only: list[str] | None) -> tuple[str, str, Any, Any]:
