@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,15 +13,12 @@ from llama_index.core import Document
 from llama_index.core.readers.base import BaseReader
 
 from rag.extract import SUPPORTED_SUFFIXES, ExtractionError, Limits, extract, source_text
+from rag.text import DATE
 
 logger = logging.getLogger(__name__)
 
 # Only the title is embedded with a chunk's text: paths and hashes would add noise to the vector.
 _NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts"]
-_DATE = re.compile(
-    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December) \d{1,2}, \d{4}|\d{4}-\d{2}-\d{2})\b"
-)
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ class TextFileReader(BaseReader):
     def load_data(self, file: Path, extra_info: dict | None = None) -> list[Document]:
         extracted = extract(file, self.limits)
         text = extracted.text
-        date = _DATE.search(text[:2000])
+        date = DATE.search(text[:2000])
         metadata = {
             "file_path": str(file),
             "file_name": file.name,

@@ -15,6 +15,11 @@ _NLTK_EXTRAS = ("sklearn", "scipy")
 # embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
 SPLITTER_VERSION = 4
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
+# A date as documents write it in a dateline or a header: "March 13, 2025", "2025-03-13".
+DATE = re.compile(
+    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December) \d{1,2}, \d{4}|\d{4}-\d{2}-\d{2})\b"
+)
 # Abbreviations punkt's English model lacks; a split after "U.S." cuts a sentence in two.
 _EXTRA_ABBREVIATIONS = {
     "u.s", "u.k", "u.n", "e.g", "i.e", "gen", "lt", "col", "sgt", "no", "resp", "approx", "vs",

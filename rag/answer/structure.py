@@ -12,7 +12,7 @@ from rag.answer.matching import Sentence, split_sentences
 from rag.answer.question import holds_kind
 from rag.reading.blocks import CODE, HEADING, ITEM, LEGAL, ROW, TEXT
 from rag.reading.units import SECTION_SEPARATOR
-from rag.text import content_terms, words
+from rag.text import DATE, content_terms, words
 from rag.types import Passage
 
 # "What is X about?", "Give me an overview of X", "X in a nutshell", "Summarize X".
@@ -48,10 +48,6 @@ _ASKS_TITLE = re.compile(
     rf"\bwhat(?:'s| is) the (?:title|headline) of {_DOCUMENT}|\bwhat is it called\b", re.I
 )
 _BY_LINE = re.compile(r"^(?:by|written by|author[s]?:?)\s+\S|\bcopyright\b|©", re.IGNORECASE)
-_DATE_IN = re.compile(
-    r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
-    r"December) \d{1,2}, \d{4}|\d{4}-\d{2}-\d{2})\b"
-)
 # The units near a document's start that front matter (date, author lines) stands in.
 _FRONT_MATTER = 12
 
@@ -78,7 +74,7 @@ def front_matter(query: str, passages: list[Passage]) -> list[Sentence]:
     opening = sorted((p for p in passages if p.doc_id == doc), key=lambda p: p.start)[:1]
     units = split_sentences(opening)[:_FRONT_MATTER]
     if _ASKS_DATE.search(query):
-        return [s for s in units if _DATE_IN.search(s.shown)][:1]
+        return [s for s in units if DATE.search(s.shown)][:1]
     if _ASKS_AUTHOR.search(query):
         return [s for s in units if _BY_LINE.search(s.shown)][:1]
     if _ASKS_TITLE.search(query):
