@@ -122,6 +122,8 @@ class Retriever:
         nodes = self.corpus.index.docstore.get_nodes([c for c, _ in ranked], raise_error=False)
         by_id = {node.node_id: node for node in nodes}
         kept = [(by_id[c], score) for c, score in ranked if c in by_id]
+        # A shared store fetches sentence vectors per query: these passages' in one round trip.
+        self.corpus.chunk_vectors([node.node_id for node, _ in kept])
         passages = [
             self._with_unit_cosines(
                 Passage.from_node(NodeWithScore(node=node, score=score), rank), vector
