@@ -89,7 +89,7 @@ def _filters(specs: list[str] | None):
         return None
     from rag.filters import parse_filters
 
-    return parse_filters(specs)
+    return parse_filters(specs, resolve_paths=True)
 
 
 _BOLD, _PLAIN = "\033[1m", "\033[0m"

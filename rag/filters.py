@@ -37,10 +37,13 @@ _OPERATORS = {
 _CONDITIONS = (FilterCondition.AND, FilterCondition.OR)
 
 
-def parse_filters(specs: Sequence[str]) -> MetadataFilters | None:
+def parse_filters(specs: Sequence[str], *, resolve_paths: bool = False) -> MetadataFilters | None:
     """`key=value` / `key!=value` specs as filters: all of them must hold, and a key given
-    twice matches any of its values (`in`; `not in` for `!=`). An existing `file_path` is
-    made absolute, as the index stores it."""
+    twice matches any of its values (`in`; `not in` for `!=`). Values are compared as text.
+
+    `resolve_paths` (the CLI only) makes an existing `file_path` absolute, as the index
+    stores it. A server never resolves: its callers' paths are not its files, and whether a
+    path exists there is not theirs to probe."""
     wanted: dict[tuple[str, bool], list[str]] = {}
     for spec in specs:
         key, sep, value = spec.partition("=")
@@ -49,7 +52,7 @@ def parse_filters(specs: Sequence[str]) -> MetadataFilters | None:
         if not sep or not key:
             keys = ", ".join(DOCUMENT_KEYS)
             raise RagError(f"Filter {spec!r} is not KEY=VALUE (or KEY!=VALUE); keys: {keys}.")
-        if key == "file_path" and Path(value).exists():
+        if resolve_paths and key == "file_path" and Path(value).exists():
             value = str(Path(value).resolve())
         wanted.setdefault((key, negated), []).append(value)
     if not wanted:

@@ -110,8 +110,12 @@ def test_filter_options_parse_into_metadata_filters(tmp_path):
         ("date", FilterOperator.NE, "x"),
     ]
     (tmp_path / "doc.txt").write_text("x")
-    (relative,) = parse_filters(["file_path=doc.txt"]).filters  # the test runs in tmp_path
-    assert relative.value == str((tmp_path / "doc.txt").resolve())  # as the index stores it
+    # The test runs in tmp_path: the CLI resolves an existing path, as the index stores it;
+    # the server (the default) compares the text it was given.
+    (relative,) = parse_filters(["file_path=doc.txt"], resolve_paths=True).filters
+    assert relative.value == str((tmp_path / "doc.txt").resolve())
+    (as_given,) = parse_filters(["file_path=doc.txt"]).filters
+    assert as_given.value == "doc.txt"
     assert parse_filters([]) is None
     for bad in ("no-equals", "=value"):
         with pytest.raises(RagError, match="is not KEY=VALUE"):

@@ -1,5 +1,8 @@
 """The UI's `/ask` endpoint through the real gradio_client, alone and under concurrent load."""
 
+import os
+from pathlib import Path
+
 import pytest
 from gradio_client import Client
 
@@ -40,3 +43,17 @@ def test_the_ask_api_takes_metadata_filters(url):
     assert elsewhere["refusal_reason"].startswith("No indexed document matches the filter")
     with pytest.raises(Exception, match="is not KEY=VALUE"):
         client.predict("What did Peskov say?", [], ["file_name"], api_name="/ask")
+
+
+def test_the_api_compares_filter_paths_as_text(url):
+    """A caller's relative path is not resolved against the server's working directory (nor
+    its existence there revealed): it is compared with the stored paths as given."""
+    client = Client(url, verbose=False)
+    stored = client.predict("What did Peskov say?", api_name="/ask")["citations"][0]["source"]
+    relative = os.path.relpath(stored)  # names the seed from the server's (the test's) cwd
+    assert Path(relative).resolve() == Path(stored)
+    result = client.predict("What did Peskov say?", [], [f"file_path={relative}"], api_name="/ask")
+    assert result["refused"] is True
+    assert f"file_path = {relative!r}" in result["refusal_reason"]
+    exact = client.predict("What did Peskov say?", [], [f"file_path={stored}"], api_name="/ask")
+    assert exact["refused"] is False
