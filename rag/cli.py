@@ -316,15 +316,14 @@ def serve(
     except RagError as error:
         raise _fail(error) from error
     try:
-        options = launch_options(settings)
+        options = launch_options(settings, bound)
     except RagError as error:
         raise _fail(error) from error
-    host = host or settings.ui_host
     port = port or settings.ui_port
-    err(f"Serving the chat on http://{host}:{port}", err=True)
+    err(f"Serving the chat on http://{bound}:{port}", err=True)
     # show_error=False: a bug's exception text (paths, settings) stays in this terminal;
     # the UI's own messages (gr.Error) still reach the browser.
-    build_app(engine).launch(server_name=host, server_port=port, show_error=False, **options)
+    build_app(engine).launch(server_name=bound, server_port=port, show_error=False, **options)
 
 
 def _loopback(host: str) -> bool:

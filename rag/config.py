@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         description="Basic auth for the UI: `user:password`, or the path of a file with one "
         "`user:password` per line. Unset: no login.",
     )
+    ui_allowed_hosts: str = Field(
+        "",
+        description="Host names the UI answers to besides this machine's loopback names and "
+        "the bound address, comma-separated (`*`: any); requests naming another Host are "
+        "refused (DNS rebinding). Bound to 0.0.0.0 with this unset, any name is allowed.",
+    )
     max_upload_mb: int = Field(20, ge=1, description="Largest file the UI accepts, in MB.")
     # The shared PostgreSQL store (rag.pgstore): see README "Sharing one store".
     store: Literal["faiss", "pgvector"] = Field(

@@ -18,6 +18,7 @@ from rag.engine import MAX_HISTORY_TURNS
 from rag.extract import SUPPORTED_SUFFIXES
 from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
+from ui.guard import request_guards
 from ui.render import (
     esc,
     render_documents,
@@ -65,6 +66,10 @@ document.addEventListener("click", (event) => {
   target.scrollIntoView({block: "center"});
 }, true);
 """
+
+# Gradio keeps every upload in its cache (GRADIO_TEMP_DIR); the index keeps its own copy in
+# data/uploads. Every 10 minutes, cached files over an hour old go, and all of them at shutdown.
+CACHE_CLEANUP = (600, 3600)
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
@@ -215,7 +220,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         message = f"<p>Deleted {esc(Path(removed.source).name)} ({removed.chunks} chunks).</p>"
         return message, *list_documents(only)
 
-    with gr.Blocks(title="Ask your documents") as app:
+    with gr.Blocks(title="Ask your documents", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown("# Ask your documents\nAnswers quote the documents and cite them as [n].")
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
@@ -313,9 +318,14 @@ def _message_html(message: dict[str, Any]) -> str:
     return str(content)
 
 
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """The `launch()` arguments that come from Settings: login and upload size limit."""
-    return {"auth": auth_pairs(settings.ui_auth), "max_file_size": f"{settings.max_upload_mb}mb"}
+def launch_options(settings: Settings, host: str) -> dict[str, Any]:
+    """The `launch()` arguments that come from Settings for a UI bound to `host`: login,
+    upload size limit, and the Host and Origin checks in front of every request."""
+    return {
+        "auth": auth_pairs(settings.ui_auth),
+        "max_file_size": f"{settings.max_upload_mb}mb",
+        "app_kwargs": {"middleware": request_guards(host, settings.ui_allowed_hosts)},
+    }
 
 
 def auth_pairs(setting: str | None) -> list[tuple[str, str]] | None:
