@@ -110,13 +110,19 @@ def run_load(url: str, sessions: int, seconds: float) -> dict:
     }
 
 
-def serve_seed_index(data_dir: Path, port: int) -> subprocess.Popen:
-    """`rag ingest` the seeds into data_dir, then `rag serve` them on the port; the process."""
+def serve_seed_index(data_dir: Path, port: int, log: Path | None = None) -> subprocess.Popen:
+    """`rag ingest` the seeds into data_dir, then `rag serve` them on the port (its output to
+    `log`, if given); the process."""
     env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_CORPUS_DIR": str(ROOT / "seeds")}
     rag = [sys.executable, "-m", "rag.cli"]
     subprocess.run([*rag, "ingest"], env=env, check=True, cwd=ROOT)
+    output = log.open("w") if log else None
     server = subprocess.Popen(
-        [*rag, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT
+        [*rag, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
     )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):  # the model loads on the first request; the server is up sooner
