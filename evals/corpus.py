@@ -10,6 +10,7 @@ from rag.engine import IngestReport, RagEngine
 from rag.errors import IndexMissingError
 from rag.index import FORMAT_VERSION, require_index
 from rag.loaders import collect_files
+from rag.onnx_embedding import VECTORS_VERSION
 from rag.text import SPLITTER_VERSION
 
 
@@ -25,7 +26,7 @@ def corpus_fingerprint(corpus: Path, settings: Settings) -> str:
         settings.chunk_overlap,
     )
     if settings.embed_backend != "torch":  # torch-built caches keep their earlier fingerprints
-        shape += (settings.embed_backend, settings.sentence_vectors)
+        shape += (settings.embed_backend, settings.sentence_vectors, VECTORS_VERSION)
     shape += (SPLITTER_VERSION,)  # indexes store the sentence spans they were embedded with
     digest.update(repr(shape).encode())
     files, _ = collect_files([corpus])

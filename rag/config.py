@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(
         60, ge=0, description="How long an ingest waits for another one on the same data dir."
     )
-    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    embed_batch_size: int = Field(
+        32,
+        ge=1,
+        description="Chunks per embedding batch (torch backend; onnx runs one chunk at a "
+        "time, whatever the batch, so a chunk's vector never depends on its neighbours).",
+    )
     chunk_size: int = Field(
         200,
         ge=32,

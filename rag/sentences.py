@@ -52,8 +52,9 @@ def _embed_pooled(
 ) -> list[np.ndarray | None]:
     """Embed each chunk (setting its `embedding`) and pool its sentences from the same pass.
 
-    Batches hold chunks of similar length (less padding). The chunk is embedded with its
-    metadata header, so a sentence's span is shifted past it. None: a sentence truncated away.
+    The batches only pace the progress bar (the model runs one text at a time:
+    rag.onnx_embedding). The chunk is embedded with its metadata header, so a sentence's
+    span is shifted past it. None: a sentence truncated away.
     """
     texts = [embed_text(node) for node in nodes]
     shifted = [
@@ -61,14 +62,13 @@ def _embed_pooled(
         for node, text in zip(nodes, texts, strict=True)
     ]
     per_node: list[list[np.ndarray | None]] = [[] for _ in nodes]
-    order = sorted(range(len(nodes)), key=lambda i: len(texts[i]))
-    batches = range(0, len(order), model.embed_batch_size)
+    batches = range(0, len(nodes), model.embed_batch_size)
     if show_progress:
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="Embedding chunks and sentences")
     for start in batches:
-        batch = order[start : start + model.embed_batch_size]
+        batch = range(start, min(start + model.embed_batch_size, len(nodes)))
         chunk_vectors, sentence_vectors = model.embed_with_spans(
             [texts[i] for i in batch], [shifted[i] for i in batch], model.ingest_threads
         )
