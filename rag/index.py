@@ -286,13 +286,27 @@ class CorpusIndex:
             # Sentences first: a pooling ONNX model embeds their chunks in the same pass.
             self.sentences.add(nodes, self.index._embed_model, show_progress)
             self._embed([node for node in nodes if node.embedding is None], show_progress)
-            self.index.insert_nodes(nodes)
+            self._insert(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
                 self._ingested[doc.doc_id] = now
             self.fit_vectors()
         return outcome
+
+    def _insert(self, nodes: Sequence[BaseNode]) -> None:
+        """`VectorStoreIndex.insert_nodes` for embedded chunks, with one docstore write for
+        them all: llama-index writes each chunk on its own, and each write rewrites its
+        document's whole list of chunk ids (quadratic in a long document's chunks)."""
+        index = self.index
+        stored = []
+        for node, vector_id in zip(nodes, index.vector_store.add(list(nodes)), strict=True):
+            without_vector = node.model_copy()  # the vector lives in FAISS only
+            without_vector.embedding = None
+            index.index_struct.add_node(without_vector, text_id=vector_id)
+            stored.append(without_vector)
+        index.docstore.add_documents(stored, allow_update=True)
+        index.storage_context.index_store.add_index_struct(index.index_struct)
 
     def fit_vectors(self) -> None:
         """Move the chunk vectors to the FAISS index kind the policy wants for their count."""

@@ -7,6 +7,7 @@ text) and their section paths in its metadata, so a question reads no file.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,15 +110,21 @@ def chunk_reading(units: Sequence[Unit], start: int, end: int) -> dict[str, Any]
     """The metadata that stores a chunk's units: offsets in the chunk's text, and its sections."""
     sections: list[str] = []
     rows: list[tuple[int, int, str, int]] = []
-    for unit in units:
+    # Units are in order and disjoint: start at the one holding `start` (a long document has
+    # tens of thousands of units, and every one of its chunks asks).
+    first = max(bisect.bisect_right(units, start, key=lambda u: u.start) - 1, 0)
+    for at in range(first, len(units)):
+        unit = units[at]
+        if unit.start >= end:
+            break
         a, b = max(unit.start, start), min(unit.end, end)
         if b <= a:
             continue
         if unit.section not in sections:
             sections.append(unit.section)
         rows.append((a - start, b - start, unit.kind, sections.index(unit.section)))
-    first = sections[rows[0][3]] if rows else ""
-    return {UNITS_KEY: rows, SECTIONS_KEY: sections, SECTION_KEY: first}
+    opening = sections[rows[0][3]] if rows else ""
+    return {UNITS_KEY: rows, SECTIONS_KEY: sections, SECTION_KEY: opening}
 
 
 def unit_text(text: str, unit: Unit, fmt: str) -> str:
