@@ -136,8 +136,12 @@ class _TokenIds:
         self._flat = np.concatenate(self._parts) if self._parts else self._flat
         self._offsets = np.concatenate([[0], np.cumsum(np.concatenate(self._lengths))])
         self._parts = []
+        words = bool(self.vocab)
+        if not words:  # no word of 2+ letters anywhere ("x x x"): bm25s needs one token
+            self.vocab[""] = 0  # the token bm25s adds for empty documents; no query has it
         built = bm25s.BM25()
-        built.index(self, show_progress=False)
+        with np.errstate(invalid="ignore" if not words else "warn"):  # 0/0: mean length 0
+            built.index(self, show_progress=False)
         self._flat = np.zeros(0, np.int32)
         return built
 

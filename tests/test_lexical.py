@@ -70,3 +70,19 @@ def test_bm25_that_disagrees_with_the_chunks_is_reported(bridge_settings, tmp_pa
     chunks_file.write_text(json.dumps(chunks))
     with pytest.raises(IndexCorruptError, match="inconsistent"):
         RagEngine(broken).ask("Atlas Shrugged")
+
+
+def test_a_corpus_without_one_word_for_bm25_is_indexed_and_grows(tmp_path):
+    """Tokens of one letter only ("x x x"): bm25s had no vocabulary and the ingest crashed."""
+    settings = Settings(data_dir=tmp_path / "data")
+    docs = write_files(tmp_path / "docs", {"x.txt": "x x x\n", "signs.txt": "- + = !\n"})
+    report = RagEngine(settings).ingest([docs])
+    assert report.count("added") == 2, report.rejected
+    loaded = RagEngine(settings)._load_index()._lexical
+    assert loaded is not None and loaded.bm25 is not None
+    chunks, sentences = loaded.bm25.scores("x x x")
+    assert not chunks.any() and not sentences.any()  # no keyword matches; nothing breaks
+    otters = write_files(tmp_path / "more", {"otters.txt": "Sea otters hold hands.\n"})
+    RagEngine(settings).ingest([otters])
+    answer = RagEngine(settings).ask("Do sea otters hold hands?")
+    assert answer.citations and answer.citations[0].quote == "Sea otters hold hands."
