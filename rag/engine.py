@@ -185,6 +185,7 @@ class RagEngine:
             max_bytes=self.settings.max_file_mb * 2**20,
             max_text_chars=self.settings.max_text_mb * 2**20,
             max_pdf_pages=self.settings.max_pdf_pages,
+            max_html_elements=self.settings.max_html_elements,
             max_seconds=self.settings.extract_timeout_s,
         )
         documents, unreadable = load_documents(files, limits)

@@ -172,7 +172,7 @@ def _docx_bomb(path, unpacked_mb: int) -> None:
 
 
 def _deep_html(path) -> None:
-    path.write_text("<div>" * 100_000 + "deep" + "</div>" * 100_000)
+    path.write_text("<div>" * 1_000 + "deep" + "</div>" * 1_000)  # under the element limit
 
 
 @pytest.mark.parametrize(
@@ -180,20 +180,24 @@ def _deep_html(path) -> None:
     [
         ("bomb.docx", lambda p: _docx_bomb(p, 64), "MB, over the 8 MB limit (RAG_MAX_TEXT_MB)"),
         ("pages.pdf", lambda p: make_pdf(p, ["A page."] * 60), "60 pages are over the 50 page"),
-        ("zero.txt", lambda p: p.symlink_to("/dev/zero"), ""),  # endless: rejected unread
+        ("zero.txt", lambda p: p.symlink_to("/dev/zero"), "not a regular file"),  # endless
         ("pipe.txt", os.mkfifo, "not a regular file"),  # would block the whole ingest
         ("sparse.txt", lambda p: os.truncate(_touch(p), 2**30), "MB limit (RAG_MAX_FILE_MB)"),
-        ("deep.html", _deep_html, "could not be read (RecursionError)"),
+        ("deep.html", _deep_html, "HTML nested too deeply to read"),
+        ("many.html", lambda p: p.write_text("<p>w</p>" * 2_001), "2001 HTML elements are over"),
+        ("wide.html", lambda p: p.write_text("<p>w</p>" * 2_001, "utf-16"), "element limit"),
         ("huge.txt", lambda p: p.write_text("word " * 2_000_000), "text is over the 8 MB limit"),
     ],
 )
 def test_hostile_files_are_rejected_fast_and_the_batch_goes_on(tmp_path, name, make, reason):
     """A zip bomb, a PDF of many pages, an endless device, a sparse giant, a page nested deep
-    enough to exhaust recursion: each rejected with its reason, within seconds."""
+    enough to exhaust recursion, pages of too many elements (in any encoding): each rejected
+    with its reason, within seconds."""
     make(tmp_path / name)
     (tmp_path / "good.txt").write_text("A good document.\n", encoding="utf-8")
     started = time.monotonic()
-    documents, rejected = _load(tmp_path, max_text_chars=8 * 2**20, max_pdf_pages=50)
+    limits = {"max_text_chars": 8 * 2**20, "max_pdf_pages": 50, "max_html_elements": 2_000}
+    documents, rejected = _load(tmp_path, **limits)
     assert time.monotonic() - started < 10
     assert list(documents) == ["good.txt"]
     assert reason in rejected["zero" if name == "zero.txt" else name]  # the link's target
