@@ -1,12 +1,14 @@
-"""Prompt and message templates, kept as text files in the top-level `prompts/` folder."""
+"""Prompt and message templates, kept as text files in `rag/prompt_templates/`.
+
+Read as package data (importlib.resources), so they ship in a wheel as in a checkout.
+"""
 
 from functools import cache
-from pathlib import Path
-
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+from importlib.resources import files
 
 
 @cache
 def load_prompt(name: str) -> str:
-    """The template `prompts/NAME.txt`, without its trailing newline."""
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8").rstrip("\n")
+    """The template `rag/prompt_templates/NAME.txt`, without its trailing newline."""
+    template = files("rag") / "prompt_templates" / f"{name}.txt"
+    return template.read_text(encoding="utf-8").rstrip("\n")

@@ -62,7 +62,8 @@ def make_llm(settings: Settings) -> LLM:
 
 
 def answer_messages(question: str, passages: Sequence[Passage]) -> list[ChatMessage]:
-    """The chat of `prompts/llm_answer.txt`, its last message holding the numbered passages."""
+    """The chat of `rag/prompt_templates/llm_answer.txt`, its last message holding the
+    numbered passages."""
     messages: list[ChatMessage] = []
     for block in load_prompt("llm_answer").split("### ")[1:]:
         role, _, content = block.partition("\n")
