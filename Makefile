@@ -4,22 +4,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RAG := $(VENV)/bin/rag
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 CHROMIUM := /usr/bin/chromium
 
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test test-fast check lint eval chromium clean bench
+.PHONY: install install-dev run test test-fast check lint eval chromium clean bench
 
+# What serving needs: no test tools, llama.cpp build or PostgreSQL server (the extras:
+# `pip install -e '.[llm]'` for RAG_SYNTH=llm, `'.[pg]'` for RAG_STORE=pgvector).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU wheel of torch, pinned, before anything can pull a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# The tests', linters' and benchmarks': every extra, pytest, a llama.cpp server, PostgreSQL.
+$(DEV_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 # Browser tests drive Debian's chromium (Playwright's own browser download is not possible offline).
 chromium:
@@ -32,13 +42,13 @@ run: install
 	$(RAG) ingest
 	$(RAG) serve
 
-test: install chromium
+test: install-dev chromium
 	$(PY) -m pytest
 
-test-fast: install
+test-fast: install-dev
 	$(PY) -m pytest -m "not slow and not browser"
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check rag ui evals tests
 	$(VENV)/bin/ruff format --check rag ui evals tests
 	$(VENV)/bin/mypy rag
@@ -59,5 +69,5 @@ clean:
 	rm -rf data .pytest_cache .hypothesis .ruff_cache .mypy_cache
 
 # Benchmarks (bench/, minutes; not part of `make test`): results under bench/results/.
-bench: install
+bench: install-dev
 	$(PY) -m bench.run

@@ -443,6 +443,11 @@ class RagEngine:
 
 def _llm_answers():
     """The rag.answer.llm module, imported when an LLM answer is first asked for."""
-    from rag.answer import llm
-
+    try:
+        from rag.answer import llm
+    except ImportError as err:  # `make run` installs no LLM client: it is the `llm` extra
+        raise RagError(
+            f"RAG_SYNTH=llm needs the OpenAI-compatible client ({err.name} is not installed): "
+            "pip install 'rag[llm]' (from a checkout: pip install -e '.[llm]')."
+        ) from err
     return llm

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import rag.answer
 from bench.ui_load import free_port
 from rag import Answer, RagEngine, RagError, Settings
 from rag.answer.llm import answer_messages
@@ -305,6 +306,17 @@ def test_follow_ups_fall_back_to_extractive_condensing(bakery_data):
 def test_llm_without_a_url_is_a_clear_error(bakery_data):
     with pytest.raises(RagError, match="RAG_LLM_URL"):
         RagEngine(Settings(data_dir=bakery_data, synth="llm")).ask("Who bakes rye bread?")
+
+
+def test_llm_without_its_client_installed_says_how_to_install_it(bakery_data, monkeypatch):
+    """`make run` installs no LLM client. Uninstalling is out of reach of a test: a None in
+    sys.modules makes its import fail the way a missing package does."""
+    monkeypatch.setitem(sys.modules, "llama_index.llms.openai_like", None)
+    monkeypatch.delitem(sys.modules, "rag.answer.llm")
+    monkeypatch.delattr(rag.answer, "llm")
+    engine = _engine(bakery_data, f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(RagError, match=r"pip install 'rag\[llm\]'"):
+        engine.ask("Who bakes rye bread?")
 
 
 def test_cli_streams_verified_sentences_and_keeps_json_keys(bakery_data, stub, monkeypatch):
