@@ -56,8 +56,9 @@ class OnnxEmbedding(BaseEmbedding):
         return self._sessions[threads]
 
     def embed(self, texts: list[str], threads: int) -> np.ndarray:
-        """Unit vectors for `texts`."""
-        return np.vstack([_mean_unit(hidden) for _, hidden in self._run(texts, threads)])
+        """Unit vectors for `texts` (one row each; none for none)."""
+        vectors = [_mean_unit(hidden) for _, hidden in self._run(texts, threads)]
+        return np.vstack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
     def embed_with_spans(
         self, texts: list[str], spans: list[list[tuple[int, int]]], threads: int
