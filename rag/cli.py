@@ -295,11 +295,12 @@ def serve(
 ) -> None:
     """Serve the chat UI in the browser."""
     from ui.app import build_app, launch_options
+    from ui.guard import is_loopback
 
     engine = _engine(ctx)
     settings = engine.settings
     bound = host or settings.ui_host
-    if not _loopback(bound) and not settings.ui_auth and not insecure_no_auth:
+    if not is_loopback(bound) and not settings.ui_auth and not insecure_no_auth:
         raise _fail(
             RagError(
                 f"Serving on {bound} lets anyone who reaches it read, upload and delete every "
@@ -316,7 +317,7 @@ def serve(
     except RagError as error:
         raise _fail(error) from error
     try:
-        options = launch_options(settings, bound)
+        options = launch_options(engine, bound, insecure_no_auth)
     except RagError as error:
         raise _fail(error) from error
     port = port or settings.ui_port
@@ -324,18 +325,6 @@ def serve(
     # show_error=False: a bug's exception text (paths, settings) stays in this terminal;
     # the UI's own messages (gr.Error) still reach the browser.
     build_app(engine).launch(server_name=bound, server_port=port, show_error=False, **options)
-
-
-def _loopback(host: str) -> bool:
-    """Whether an address is this machine only (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @app.command()

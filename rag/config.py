@@ -195,7 +195,14 @@ class Settings(BaseSettings):
         "the bound address, comma-separated (`*`: any); requests naming another Host are "
         "refused (DNS rebinding). Bound to 0.0.0.0 with this unset, any name is allowed.",
     )
-    max_upload_mb: int = Field(20, ge=1, description="Largest file the UI accepts, in MB.")
+    max_upload_mb: int = Field(
+        20, ge=1, description="Largest file the UI or the API accepts, in MB."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="The HTTP API's key (`Authorization: Bearer KEY`). Unset: the API answers "
+        "on a loopback address only.",
+    )
     # The shared PostgreSQL store (rag.pgstore): see README "Sharing one store".
     store: Literal["faiss", "pgvector"] = Field(
         "faiss",

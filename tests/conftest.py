@@ -133,7 +133,7 @@ def serve_app(engine: RagEngine, **launch) -> Iterator[str]:
 
     port = free_port()
     app = build_app(engine)
-    options = launch_options(engine.settings, "127.0.0.1") | launch
+    options = launch_options(engine, "127.0.0.1") | launch
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **options)
     try:
         yield f"http://127.0.0.1:{port}/"

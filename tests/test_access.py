@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from rag import RagEngine, RagError
 from rag.answer.llm import _unavailable, public_url
-from rag.cli import _loopback, app
+from rag.cli import app
 from rag.engine import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS
 from tests.conftest import serve_app
-from ui.guard import allowed_hosts
+from ui.guard import allowed_hosts, is_loopback
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_an_endless_question_or_conversation_gets_a_clear_message(seed_engine):
      ("0.0.0.0", False), ("192.168.1.5", False), ("::", False), ("example.org", False)],
 )  # fmt: skip
 def test_only_loopback_addresses_are_this_machine(host, loopback):
-    assert _loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_serving_beyond_this_machine_needs_a_login_or_an_explicit_flag(monkeypatch):

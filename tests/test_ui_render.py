@@ -3,8 +3,9 @@
 import pytest
 
 from rag import Answer, AnswerSpan, Citation, Passage, RagError
-from ui.app import auth_pairs, safe_upload_name
+from ui.app import auth_pairs
 from ui.render import render_message, render_sources, stream_message
+from ui.uploads import safe_upload_name
 
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
@@ -117,7 +118,7 @@ def test_llm_notices_and_removed_sentences_show_escaped_and_without_the_removed_
 
 
 def test_an_upload_never_overwrites_another_document(tmp_path):
-    from ui.app import store_upload
+    from ui.uploads import store_upload
 
     uploads, incoming = tmp_path / "uploads", tmp_path / "incoming"
     uploads.mkdir()

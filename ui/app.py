@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import filecmp
 import json
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.routing import Mount
 
-from rag import Answer, RagEngine, RagError, Settings
+from rag import Answer, RagEngine, RagError
 from rag.config import MAX_TOP_K
 from rag.engine import MAX_HISTORY_TURNS
 from rag.extract import SUPPORTED_SUFFIXES
 from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
-from ui.guard import request_guards
+from ui.api import build_api, health_route
+from ui.guard import is_loopback, request_guards
 from ui.render import (
     esc,
     render_documents,
@@ -28,6 +27,7 @@ from ui.render import (
     render_sources,
     stream_message,
 )
+from ui.uploads import ingest_uploads
 
 EXAMPLES = [
     "What did Peskov say?",
@@ -70,29 +70,6 @@ document.addEventListener("click", (event) => {
 # Gradio keeps every upload in its cache (GRADIO_TEMP_DIR); the index keeps its own copy in
 # data/uploads. Every 10 minutes, cached files over an hour old go, and all of them at shutdown.
 CACHE_CLEANUP = (600, 3600)
-
-_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
-
-
-def safe_upload_name(name: str) -> str:
-    """A file name with no directory part, no leading dots and no odd characters."""
-    cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
-    return cleaned or "upload.txt"
-
-
-def store_upload(temp: Path, folder: Path) -> tuple[Path, bool]:
-    """Copy an uploaded file into the uploads folder under its safe name, never over another
-    file: the same bytes are the same document (no copy is made), different bytes under a
-    taken name get the next free one ("report-2.pdf"). (Where it is, whether it is new.)"""
-    name = Path(safe_upload_name(temp.name))
-    target, n = folder / name, 1
-    while target.exists():
-        if filecmp.cmp(target, temp, shallow=False):
-            return target, False
-        n += 1
-        target = folder / f"{name.stem}-{n}{name.suffix}"
-    shutil.copyfile(temp, target)
-    return target, True
 
 
 def build_app(engine: RagEngine) -> gr.Blocks:
@@ -190,24 +167,11 @@ def build_app(engine: RagEngine) -> gr.Blocks:
     ) -> tuple[str, str, Any, Any]:
         if not files:
             return "<p>Choose files to add first.</p>", *list_documents(only)
-        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        names: dict[str, str] = {}
-        kept: list[Path] = []
-        created: set[str] = set()
-        for temp in files:
-            target, new = store_upload(Path(temp), settings.uploads_dir)
-            names[str(target.resolve())] = target.name
-            kept.append(target)
-            if new:
-                created.add(str(target.resolve()))
         progress(0.2, desc="Embedding")
         try:
-            report = engine.ingest(kept)
+            report, names = ingest_uploads(engine, [Path(temp) for temp in files])
         except RagError as err:
             return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
-        for rejection in report.rejected:  # keep no copy of what the index does not hold
-            if rejection.path in created:  # never a file a document already stood in
-                Path(rejection.path).unlink(missing_ok=True)
         return render_ingest(report, names), *list_documents(only)
 
     def delete(source: str | None, only: list[str] | None) -> tuple[str, str, Any, Any]:
@@ -318,13 +282,20 @@ def _message_html(message: dict[str, Any]) -> str:
     return str(content)
 
 
-def launch_options(settings: Settings, host: str) -> dict[str, Any]:
-    """The `launch()` arguments that come from Settings for a UI bound to `host`: login,
-    upload size limit, and the Host and Origin checks in front of every request."""
+def launch_options(engine: RagEngine, host: str, insecure_no_auth: bool = False) -> dict[str, Any]:
+    """The `launch()` arguments for a UI bound to `host`: login, upload size limit, the Host
+    and Origin checks in front of every request, and the HTTP API (ui.api) at /v1 and
+    /health. Beyond loopback the API answers only with RAG_API_KEY (or `insecure_no_auth`)."""
+    settings = engine.settings
+    api = build_api(engine, require_key=not (is_loopback(host) or insecure_no_auth))
     return {
         "auth": auth_pairs(settings.ui_auth),
         "max_file_size": f"{settings.max_upload_mb}mb",
-        "app_kwargs": {"middleware": request_guards(host, settings.ui_allowed_hosts)},
+        "app_kwargs": {
+            "middleware": request_guards(host, settings.ui_allowed_hosts),
+            # Routes given to the app come before Gradio's own, which it adds at launch.
+            "routes": [Mount("/v1", app=api), health_route(engine)],
+        },
     }
 
 

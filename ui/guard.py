@@ -34,6 +34,16 @@ def allowed_hosts(bound: str, extra: str = "") -> list[str]:
     return list(dict.fromkeys([*LOOPBACK_NAMES, bound.lower(), *named]))
 
 
+def is_loopback(host: str) -> bool:
+    """Whether an address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _is_wildcard(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_unspecified
