@@ -198,22 +198,30 @@ def _health(engine: RagEngine) -> dict[str, Any]:
 
 
 def _authorizer(engine: RagEngine, require_key: bool):
-    key = engine.settings.api_key
-
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
-        if key is None:
-            if require_key:
-                raise _Unauthorized(
-                    "This server is reachable beyond this machine: set RAG_API_KEY and send "
-                    "it as `Authorization: Bearer KEY`."
-                )
-            return
-        scheme, _, token = (authorization or "").partition(" ")
-        given = token.strip().encode() if scheme.lower() == "bearer" else b""
-        if not hmac.compare_digest(given, key.get_secret_value().encode()):
-            raise _Unauthorized("Send the API key (RAG_API_KEY) as `Authorization: Bearer KEY`.")
+        refusal = key_refusal(engine, require_key, authorization)
+        if refusal:
+            raise _Unauthorized(refusal)
 
     return authorize
+
+
+def key_refusal(engine: RagEngine, require_key: bool, authorization: str | None) -> str:
+    """Why a request with this Authorization header is refused ("" when it is not): the key
+    rule of the API, and of the MCP tools (ui.mcp_tools)."""
+    key = engine.settings.api_key
+    if key is None:
+        if require_key:
+            return (
+                "This server is reachable beyond this machine: set RAG_API_KEY and send it "
+                "as `Authorization: Bearer KEY`."
+            )
+        return ""
+    scheme, _, token = (authorization or "").partition(" ")
+    given = token.strip().encode() if scheme.lower() == "bearer" else b""
+    if hmac.compare_digest(given, key.get_secret_value().encode()):
+        return ""
+    return "Send the API key (RAG_API_KEY) as `Authorization: Bearer KEY`."
 
 
 def _conversation(messages: list[Message]) -> tuple[str, list[str]]:

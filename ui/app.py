@@ -18,6 +18,7 @@ from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
 from ui.api import build_api, health_route
 from ui.guard import is_loopback, request_guards
+from ui.mcp_tools import build_mcp, mcp_lifespan, mcp_routes
 from ui.render import (
     esc,
     render_documents,
@@ -284,17 +285,25 @@ def _message_html(message: dict[str, Any]) -> str:
 
 def launch_options(engine: RagEngine, host: str, insecure_no_auth: bool = False) -> dict[str, Any]:
     """The `launch()` arguments for a UI bound to `host`: login, upload size limit, the Host
-    and Origin checks in front of every request, and the HTTP API (ui.api) at /v1 and
-    /health. Beyond loopback the API answers only with RAG_API_KEY (or `insecure_no_auth`)."""
+    and Origin checks in front of every request, the HTTP API (ui.api) at /v1 and /health,
+    the MCP tools (ui.mcp_tools) at /mcp. Beyond loopback the API and the tools answer only
+    with RAG_API_KEY (or `insecure_no_auth`)."""
     settings = engine.settings
-    api = build_api(engine, require_key=not (is_loopback(host) or insecure_no_auth))
+    require_key = not (is_loopback(host) or insecure_no_auth)
+    tools = build_mcp(engine)
+    routes = [
+        Mount("/v1", app=build_api(engine, require_key)),
+        health_route(engine),
+        *mcp_routes(tools, engine, require_key),
+    ]
     return {
         "auth": auth_pairs(settings.ui_auth),
         "max_file_size": f"{settings.max_upload_mb}mb",
         "app_kwargs": {
             "middleware": request_guards(host, settings.ui_allowed_hosts),
             # Routes given to the app come before Gradio's own, which it adds at launch.
-            "routes": [Mount("/v1", app=api), health_route(engine)],
+            "routes": routes,
+            "lifespan": mcp_lifespan(tools),
         },
     }
 
