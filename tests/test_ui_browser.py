@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bench.ui_latency import CHROMIUM, CHROMIUM_ARGS
 from rag import RagEngine
+from rag.loaders import read_source_text
 from tests.conftest import serve_app
 
 PESKOV_QUOTE = "First, we must have all details of the offer"
@@ -137,6 +139,47 @@ def test_follow_up_uses_the_previous_turn(page):
     expect(searched).to_contain_text("Searched for:", timeout=ANSWER_TIMEOUT_MS)
     expect(searched).to_contain_text("Trump")
     expect(_last_answer(page)).to_contain_text("Putin")
+
+
+_STORAGE = "localStorage.getItem('rag-conversation')"  # the chat, as BrowserState keeps it
+
+
+def test_a_conversation_survives_a_reload_and_exports_every_citation(page, tmp_path):
+    # Gradio writes the empty conversation when the page loads: wait for it, or it could be
+    # taken for the first turn's.
+    page.wait_for_function("localStorage.getItem('rag-conversation') !== null")
+    for question in (
+        "Who won the 2022 FIFA World Cup?",
+        "What did Trump say?",
+        "Whose cooperation did he hope for?",
+    ):
+        kept = page.evaluate(_STORAGE)
+        _ask(page, question)
+        page.wait_for_function(f"kept => {_STORAGE} !== kept", arg=kept)  # the turn is kept
+    expect(page.locator("#export")).to_be_visible()
+    page.reload(wait_until="load")
+    chat = page.locator("#chat")
+    expect(chat.locator(".message.bot")).to_have_count(3, timeout=ANSWER_TIMEOUT_MS)
+    expect(chat).to_contain_text("We want to put this war behind us")
+    expect(page.locator("#sources")).to_contain_text(PESKOV_FILE)
+    _ask(page, "What did he say about the ceasefire?")  # the follow-up history came back too
+    expect(chat.locator(".searched").last).to_contain_text("Trump", timeout=ANSWER_TIMEOUT_MS)
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.count("**You:**") == 4 and "The documents don't say" in exported
+    cited = re.findall(r"\[\d+\] `([^`]+)`, characters (\d+)–(\d+)[^:]*: “(.+)”", exported)
+    assert len(cited) >= 3
+    for source, start, end, quote in cited:  # each quote is the file's own words at its span
+        assert " ".join(read_source_text(source)[int(start) : int(end)].split()) == quote
+    kept = page.evaluate(_STORAGE)
+    page.locator("#chat button[aria-label='Clear']").click()
+    expect(chat.locator(".message.bot")).to_have_count(0)
+    page.wait_for_function(f"kept => {_STORAGE} !== kept", arg=kept)  # forgotten there too
+    page.reload(wait_until="load")
+    expect(page.locator("#question textarea")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    expect(chat.locator(".message.bot")).to_have_count(0)
+    expect(page.locator("#export")).to_be_hidden()
 
 
 def test_an_example_question_can_be_clicked_on_an_empty_chat(page):

@@ -134,3 +134,13 @@ def test_an_upload_never_overwrites_another_document(tmp_path):
     odd = incoming / "..evil name?.txt"
     odd.write_text("x")
     assert store_upload(odd, uploads)[0].parent == uploads
+
+
+def test_the_browser_secret_is_made_once_and_private(tmp_path):
+    from rag import Settings
+    from ui.app import browser_secret
+
+    settings = Settings(data_dir=tmp_path / "data")
+    first = browser_secret(settings)
+    assert len(first) >= 32 and browser_secret(settings) == first
+    assert (settings.data_dir / "ui-secret").stat().st_mode & 0o777 == 0o600

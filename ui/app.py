@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
+import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from starlette.routing import Mount
 
-from rag import Answer, RagEngine, RagError
+from rag import Answer, RagEngine, RagError, Settings
 from rag.config import MAX_TOP_K
 from rag.engine import MAX_HISTORY_TURNS
 from rag.extract import SUPPORTED_SUFFIXES
@@ -20,6 +24,7 @@ from ui.api import build_api, health_route
 from ui.guard import is_loopback, request_guards
 from ui.mcp_tools import build_mcp, mcp_lifespan, mcp_routes
 from ui.render import (
+    conversation_markdown,
     esc,
     render_documents,
     render_ingest,
@@ -76,11 +81,14 @@ CACHE_CLEANUP = (600, 3600)
 def build_app(engine: RagEngine) -> gr.Blocks:
     """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint."""
     settings = engine.settings
+    # Markdown exports, removed when the server exits (Gradio serves its own copies).
+    exports = tempfile.TemporaryDirectory(prefix="rag-exports-")
 
     def respond(
         message: str,
         chat: list[dict[str, Any]],
         queries: list[str],
+        turns: list[dict[str, Any]],
         top_k: int,
         mode: str,
         only: list[str] | None,
@@ -91,7 +99,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         filters = parse_filters([f"file_path={source}" for source in only or []])
         chat = [*chat, {"role": "user", "content": esc(message.strip())}]
         pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
-        yield [*chat, pending], queries, gr.skip(), ""
+        yield [*chat, pending], queries, gr.skip(), "", gr.skip()
         # An LLM answer streams its verified sentences as they are written; the finished
         # Answer then replaces them (with its notice, if it fell back to extractive).
         shown = ""
@@ -105,16 +113,53 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                     break
                 shown += item
                 streaming = {"role": "assistant", "content": render_partial(shown)}
-                yield [*chat, streaming], queries, gr.skip(), gr.skip()
+                yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
         except RagError as err:
             failed = {"role": "assistant", "content": f'<p class="error">{esc(str(err))}</p>'}
-            yield [*chat, failed], queries, "", gr.skip()
+            yield [*chat, failed], queries, "", gr.skip(), gr.skip()
             return
         for partial in [] if shown else stream_message(result):
             streaming = {"role": "assistant", "content": partial}
-            yield [*chat, streaming], queries, gr.skip(), gr.skip()
+            yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
         final = {"role": "assistant", "content": render_message(result)}
-        yield [*chat, final], [*queries, result.query], render_sources(result), gr.skip()
+        answer = result.to_dict()  # what the export needs (the browser keeps it: no passages)
+        kept_keys = ("text", "citations", "refused", "refusal_reason", "query")
+        turn = {"question": message.strip(), "answer": {k: answer[k] for k in kept_keys}}
+        yield (
+            [*chat, final],
+            [*queries, result.query],
+            render_sources(result),
+            gr.skip(),
+            [*turns, turn],
+        )
+
+    def remember(
+        chat: list[dict[str, Any]], queries: list[str], shown: str, turns: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], Any]:
+        """The conversation kept in the browser, and its Markdown export."""
+        kept = {"chat": chat, "queries": queries, "sources": shown, "turns": turns}
+        return kept, export_button(turns)
+
+    def restore(kept: dict[str, Any] | None) -> tuple[Any, ...]:
+        """The conversation the browser kept (a reload, or a server restart)."""
+        kept = kept or {}
+        turns = kept.get("turns", [])
+        return (
+            kept.get("chat", []),
+            kept.get("queries", []),
+            kept.get("sources", ""),
+            turns,
+            export_button(turns),
+        )
+
+    def export_button(turns: list[dict[str, Any]]) -> Any:
+        if not turns:
+            return gr.update(value=None, visible=False)
+        text = conversation_markdown(turns)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        path = Path(exports.name) / f"conversation-{digest}.md"
+        path.write_text(text, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
 
     def pick_example(example: gr.SelectData) -> str:
         return example.value["text"]
@@ -202,6 +247,12 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 examples=[{"text": q} for q in EXAMPLES],
             )
             queries = gr.State([])
+            turns = gr.State([])  # each: the question, and its answer's text and citations
+            # The conversation survives a reload and a server restart: kept in the browser
+            # (encrypted with a secret in the data dir), restored when the page loads.
+            kept = gr.BrowserState(
+                {}, storage_key="rag-conversation", secret=browser_secret(settings)
+            )
             with gr.Row():
                 textbox = gr.Textbox(
                     placeholder="Ask a question, e.g. What did Peskov say?",
@@ -237,6 +288,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 css_template=_SOURCES_CSS,
                 js_on_load=_SCROLL_TO_SOURCE_JS,
             )
+            export = gr.DownloadButton(
+                "Export the conversation (Markdown)", visible=False, elem_id="export"
+            )
         with gr.Tab("Documents", elem_id="documents-tab"):
             files = gr.File(
                 label=f"Add documents ({', '.join(UPLOAD_TYPES)}; at most "
@@ -254,16 +308,26 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 to_delete = gr.Dropdown(label="Document", choices=[], elem_id="delete-choice")
                 remove = gr.Button("Delete from the index", variant="stop", elem_id="delete")
 
-        chat_inputs = [textbox, chatbot, queries, top_k, mode, only]
-        chat_outputs = [chatbot, queries, sources, textbox]
+        chat_inputs = [textbox, chatbot, queries, turns, top_k, mode, only]
+        chat_outputs = [chatbot, queries, sources, textbox, turns]
+        kept_inputs = [chatbot, queries, sources, turns]
         gr.on([textbox.submit, submit.click], respond, chat_inputs, chat_outputs,
-              api_visibility="private")  # fmt: skip
+              api_visibility="private").then(
+            remember, kept_inputs, [kept, export], api_visibility="private"
+        )  # fmt: skip
         chatbot.example_select(pick_example, None, textbox, api_visibility="private").then(
             respond, chat_inputs, chat_outputs, api_visibility="private"
-        )
+        ).then(remember, kept_inputs, [kept, export], api_visibility="private")
         chatbot.like(record_feedback, chatbot, None, api_visibility="private")
-        # The chat's clear button must also forget the follow-up history and the sources.
-        chatbot.clear(lambda: ([], ""), outputs=[queries, sources], api_visibility="private")
+        # The chat's clear button must also forget the follow-up history, the sources and
+        # the kept conversation.
+        chatbot.clear(
+            lambda: ([], "", [], {}, gr.update(value=None, visible=False)),
+            outputs=[queries, sources, turns, kept, export],
+            api_visibility="private",
+        )
+        app.load(restore, kept, [chatbot, queries, sources, turns, export],
+                 api_visibility="private")  # fmt: skip
         doc_outputs = [ingest_result, documents, to_delete, only]
         add.click(upload, [files, only], doc_outputs, api_visibility="private")
         remove.click(delete, [to_delete, only], doc_outputs, api_visibility="private")
@@ -281,6 +345,25 @@ def _message_html(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return str(content)
+
+
+def browser_secret(settings: Settings) -> str:
+    """The key the browser's copy of a conversation is encrypted with: made once per data
+    dir (readable by its owner only), so a restarted server can read what it kept."""
+    path = settings.data_dir / "ui-secret"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(24)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another server made it first
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(secret)
+    return secret
 
 
 def launch_options(engine: RagEngine, host: str, insecure_no_auth: bool = False) -> dict[str, Any]:

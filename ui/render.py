@@ -1,4 +1,5 @@
-"""HTML for the chat and its panels, from `Answer`s. Every user or document string is escaped."""
+"""HTML for the chat and its panels, from `Answer`s (every user or document string escaped),
+and the Markdown export of a conversation."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rag import Answer, IngestReport
 from rag.index import DocumentInfo
@@ -183,3 +185,25 @@ def render_ingest(report: IngestReport, names: dict[str, str]) -> str:
         '<table class="ingest"><thead><tr><th>file</th><th>result</th><th>reason</th></tr>'
         f"</thead><tbody>{''.join(rows)}</tbody></table><p>{esc(report.summary())}</p>"
     )
+
+
+def conversation_markdown(turns: list[dict[str, Any]]) -> str:
+    """A conversation as Markdown: each question, its answer, and every [n] resolved to its
+    file, character span (and page, section) and quote. `turns`: each `{"question",
+    "answer"}` with `Answer.to_dict()`."""
+    lines = ["# Conversation", ""]
+    for turn in turns:
+        answer = turn["answer"]
+        lines += [f"**You:** {turn['question']}", "", f"**Answer:** {answer['text']}", ""]
+        for c in answer["citations"]:
+            where = [f"`{c['source']}`", f"characters {c['start']}–{c['end']}"]
+            if c.get("page"):
+                where.append(f"page {c['page']}")
+            if c.get("section"):
+                where.append(f"section “{c['section']}”")
+            if c.get("offsets") == "extracted":
+                where.append("in its extracted text (`rag docs show`)")
+            quote = " ".join(c["quote"].split())
+            lines.append(f"[{c['n']}] {', '.join(where)}: “{quote}”")
+        lines += ["", "---", ""]
+    return "\n".join(lines)
