@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from rag.config import MAX_TOP_K, Settings
 from rag.engine import MAX_HISTORY_TURNS, RagEngine
@@ -62,7 +63,15 @@ def main(
 ) -> None:
     """Offline, citation-first question answering over your own documents."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    ctx.obj = RagEngine(Settings(data_dir=data_dir) if data_dir else Settings())
+    try:
+        settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    except ValidationError as error:  # RAG_* variables or rag.toml: one line each, no traceback
+        for problem in error.errors():
+            name = "RAG_" + "_".join(str(p) for p in problem["loc"]).upper()
+            where = f"{name}: " if problem["loc"] else ""
+            err(f"Error: {where}{problem['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(code=2) from error
+    ctx.obj = RagEngine(settings)
 
 
 def _fail(error: RagError) -> typer.Exit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 MAX_TOP_K = 50  # passages one question may retrieve: settings, `--k` and the UI's slider
@@ -231,6 +231,15 @@ class Settings(BaseSettings):
         description="HNSW ef_search in PostgreSQL: candidates examined per query (at least "
         "RAG_FUSION_CANDIDATES, or dense search returns fewer).",
     )
+
+    @model_validator(mode="after")
+    def _chunks_overlap_less_than_they_hold(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than RAG_CHUNK_SIZE "
+                f"({self.chunk_size}): consecutive chunks share that many tokens."
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(  # type: ignore[override]
