@@ -4,7 +4,7 @@ import json
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
@@ -225,9 +225,12 @@ def test_property_every_citation_is_verbatim_at_its_span(lines, prefix, pick):
     words = text.split()
     question = f"What about {words[pick % len(words)]} {words[(pick // 7) % len(words)]}?"
     result = synthesize(question, passages, 3, 0.1, MIN_COVERAGE)
+    # Gibberish is often refused (~30%); a synthesizer that refuses everything must not pass:
+    # hypothesis fails a test whose examples are nearly all discarded.
+    assume(not result.refused)
+    assert result.citations
     for citation in result.citations:
         assert text[citation.start : citation.end] == citation.quote
-    assert result.refused or result.citations
 
 
 _NAME = st.from_regex(r"[A-Z][a-z]{2,8} [A-Z][a-z]{3,9}", fullmatch=True)
@@ -267,7 +270,8 @@ def test_property_quotations_are_cited_verbatim_at_their_span(lines, pick):
     capitalised = [w for w in text.split() if w[:1].isupper() and w.isalpha()] or ["Nobody"]
     question = f"What did {capitalised[pick % len(capitalised)]} say?"
     result = synthesize(question, passages, 3, 0.1, MIN_COVERAGE)
+    assume(not result.refused)  # as above: all refused fails the test
+    assert result.citations
     for citation in result.citations:
         assert text[citation.start : citation.end] == citation.quote
         assert f"[{citation.n}]" in result.text
-    assert result.refused or result.citations
