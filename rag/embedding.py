@@ -127,6 +127,10 @@ def load_embed_model(
         if cache_dir is None:
             raise ValueError("the onnx backend needs a cache_dir for its exported model")
         return _onnx_embedding(model_path, batch_size, cache_dir, pool_sentences)
+    return _torch_embedding(model_path, batch_size)
+
+
+def _torch_embedding(model_path: Path, batch_size: int) -> BaseEmbedding:
     # Imported here: torch + transformers take seconds to import, and only ingest/ask need them.
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 

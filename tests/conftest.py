@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import rag.embedding
 from rag import RagEngine, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,41 @@ def isolated_data_dir(tmp_path, monkeypatch):
     """No test reads or writes the user's data dir or a rag.toml in the working directory."""
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
+
+
+# `make test-fast` runs what is not marked `slow` or `browser`: those tests must not load the
+# embedding model (seconds each), in the test or in any fixture it sets up (a module's index
+# is built inside its first test's setup). One that does fails, saying which marker to add.
+_running = {"fast": False}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Runs before the item's fixtures are set up (conftest hooks precede pytest's own)."""
+    _running["fast"] = not (item.get_closest_marker("slow") or item.get_closest_marker("browser"))
+
+
+def _only_in_slow_tests(load):
+    @functools.wraps(load)
+    def guarded(*args, **kwargs):
+        if _running["fast"]:
+            raise AssertionError("This test loads the embedding model: mark it `slow`.")
+        return load(*args, **kwargs)
+
+    return guarded
+
+
+# Where a model is loaded, on either backend (checking a folder or the weights' hash is not).
+rag.embedding._onnx_embedding = _only_in_slow_tests(rag.embedding._onnx_embedding)
+rag.embedding._torch_embedding = _only_in_slow_tests(rag.embedding._torch_embedding)
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """../shared/datasets (the eval sets): read inside tests, never at collection, and
+    skipped with the reason where a clone has no ../shared beside it."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"no eval sets at {SHARED_DATASETS} (../shared is not beside the checkout)")
+    return SHARED_DATASETS
 
 
 @pytest.fixture(scope="session")

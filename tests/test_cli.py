@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from bench.ui_load import free_port, serve_seed_index
 from rag import Settings
 from rag.cli import app
-from tests.conftest import SHARED_DATASETS
 
 runner = CliRunner()
 
@@ -124,8 +123,8 @@ def test_a_malformed_question_set_is_a_clear_error(content, message, tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings):
-    question_set = SHARED_DATASETS / "seed" / "dev.jsonl"
+def test_eval_json_has_a_summary_and_one_record_per_case(seed_settings, datasets):
+    question_set = datasets / "seed" / "dev.jsonl"
     result = _rag(
         "eval", str(question_set), "--json", "--out", "report", data_dir=seed_settings.data_dir
     )

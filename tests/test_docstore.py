@@ -50,6 +50,7 @@ def test_writes_after_loading_leave_the_persisted_file_unchanged(tmp_path):
     assert SqliteDocumentStore.open(tmp_path).node_ids() == {"a1"}
 
 
+@pytest.mark.slow
 def test_an_index_of_the_previous_format_asks_for_a_rebuild(tmp_path, seed_settings):
     data = tmp_path / "data"
     shutil.copytree(seed_settings.data_dir, data)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -9,14 +10,17 @@ from evals.corpus import corpus_fingerprint, engine_for_corpus
 from evals.runner import summarize
 from evals.session import run_question_set
 from rag import Settings
-from tests.conftest import SHARED_DATASETS
 
 pytestmark = pytest.mark.slow
-SEED_SET = SHARED_DATASETS / "seed" / "dev.jsonl"
 
 
-def test_a_run_writes_markdown_json_and_plots(seed_settings, tmp_path):
-    result = run_question_set(SEED_SET, seed_settings, out_dir=tmp_path / "out")
+@pytest.fixture
+def seed_set(datasets: Path) -> Path:
+    return datasets / "seed" / "dev.jsonl"
+
+
+def test_a_run_writes_markdown_json_and_plots(seed_settings, tmp_path, seed_set):
+    result = run_question_set(seed_set, seed_settings, out_dir=tmp_path / "out")
     out = tmp_path / "out"
     assert {p.name for p in out.iterdir()} == {
         "report.md",
@@ -42,14 +46,14 @@ def test_a_run_writes_markdown_json_and_plots(seed_settings, tmp_path):
     assert summary["answer_em"] is not None and summary["answer_f1"] >= summary["answer_em"]
 
 
-def test_compare_shows_deltas_and_the_cases_that_flipped(seed_settings, tmp_path):
-    first = run_question_set(SEED_SET, seed_settings, out_dir=tmp_path / "a", limit=3)
+def test_compare_shows_deltas_and_the_cases_that_flipped(seed_settings, tmp_path, seed_set):
+    first = run_question_set(seed_set, seed_settings, out_dir=tmp_path / "a", limit=3)
     previous = json.loads((tmp_path / "a" / "report.json").read_text())
     previous["records"][0]["passed"] = not previous["records"][0]["passed"]
     previous["summary"]["pass_rate"] = 0.25
     (tmp_path / "a" / "report.json").write_text(json.dumps(previous))
     run_question_set(
-        SEED_SET,
+        seed_set,
         seed_settings,
         out_dir=tmp_path / "b",
         limit=3,
@@ -63,7 +67,9 @@ def test_compare_shows_deltas_and_the_cases_that_flipped(seed_settings, tmp_path
     assert f"- {flipped}: " in markdown.split("## Cases that flipped")[1]
 
 
-def test_ctrl_c_keeps_the_finished_cases_and_writes_a_partial_report(seed_settings, tmp_path):
+def test_ctrl_c_keeps_the_finished_cases_and_writes_a_partial_report(
+    seed_settings, tmp_path, seed_set
+):
     seen = []
 
     def interrupt_after_two(record):
@@ -72,7 +78,7 @@ def test_ctrl_c_keeps_the_finished_cases_and_writes_a_partial_report(seed_settin
             raise KeyboardInterrupt
 
     result = run_question_set(
-        SEED_SET, seed_settings, out_dir=tmp_path / "out", on_record=interrupt_after_two
+        seed_set, seed_settings, out_dir=tmp_path / "out", on_record=interrupt_after_two
     )
     assert result.summary["partial"] is True
     assert [r["id"] for r in result.records] == seen

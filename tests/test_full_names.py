@@ -6,17 +6,16 @@ import pytest
 from rag.answer.question import holds_kind
 from rag.config import Settings
 from rag.engine import RagEngine
-from tests.conftest import SHARED_DATASETS
 
-ARTICLE = SHARED_DATASETS / "squad-v2" / "corpus" / "squad2-13-imperialism.txt"
+ARTICLE = "squad-v2/corpus/squad2-13-imperialism.txt"
 INTRODUCED = "was a geographer named Isiah Bowman."
 QUESTION = "Who was the director of the American Geographical Society in 1914?"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> RagEngine:
+def engine(tmp_path_factory, datasets) -> RagEngine:
     """The article's paragraph on Bowman, as it stands in the corpus, ingested."""
-    text = ARTICLE.read_text(encoding="utf-8")
+    text = (datasets / ARTICLE).read_text(encoding="utf-8")
     paragraph = next(p for p in text.split("\n\n") if INTRODUCED in p)
     root = tmp_path_factory.mktemp("bowman")
     (root / "corpus").mkdir()
@@ -26,6 +25,7 @@ def engine(tmp_path_factory) -> RagEngine:
     return engine
 
 
+@pytest.mark.slow
 def test_who_answered_by_a_surname_brings_the_full_name_and_leads_with_the_answer(engine):
     answer = engine.ask(QUESTION)
     assert not answer.refused

@@ -15,9 +15,7 @@ from rag.config import Settings
 from rag.engine import RagEngine
 from rag.loaders import read_source_text
 from rag.types import Answer
-from tests.conftest import SHARED_DATASETS
 
-HOTPOT = SHARED_DATASETS / "hotpotqa" / "corpus"
 # Four questions' two supporting paragraphs each, and distractors the full corpus retrieves
 # for them (the singer who covers Yanka's songs, Letov, a town with its own population).
 DOCUMENTS = [
@@ -49,13 +47,13 @@ COMPARISON = "Who was born first, Yanka Dyagileva or Alexander Bashlachev?"
 
 
 @pytest.fixture(scope="module")
-def hotpot(tmp_path_factory) -> RagEngine:
+def hotpot(tmp_path_factory, datasets) -> RagEngine:
     """A FAISS index of fifteen real HotpotQA paragraphs (ingested once per module)."""
     root = tmp_path_factory.mktemp("hotpot")
     corpus = root / "corpus"
     corpus.mkdir()
     for name in DOCUMENTS:
-        shutil.copy(HOTPOT / name, corpus / name)
+        shutil.copy(datasets / "hotpotqa" / "corpus" / name, corpus / name)
     engine = RagEngine(Settings(data_dir=root / "data"))
     engine.ingest([corpus])
     return engine
@@ -72,6 +70,7 @@ def _quoted_sentences(answer: Answer) -> list[tuple[str, int]]:
     return [(parts[i], int(parts[i + 1])) for i in range(0, len(parts) - 1, 2)]
 
 
+@pytest.mark.slow
 def test_a_bridge_question_is_answered_from_the_document_the_first_one_names(hotpot):
     answer = hotpot.ask(BRIDGE)
     assert not answer.refused
@@ -83,6 +82,7 @@ def test_a_bridge_question_is_answered_from_the_document_the_first_one_names(hot
     assert "piano-concerto-no-6-beethoven.txt" in _cited_files(answer)
 
 
+@pytest.mark.slow
 def test_a_bridge_question_asking_how_many_gets_the_count_from_the_second_document(hotpot):
     answer = hotpot.ask(BRIDGE_WITH_NUMBER)
     assert not answer.refused
@@ -90,6 +90,7 @@ def test_a_bridge_question_asking_how_many_gets_the_count_from_the_second_docume
     assert {"catawissa-tugboat.txt", "waterford-new-york.txt"} <= set(_cited_files(answer))
 
 
+@pytest.mark.slow
 def test_a_comparison_cites_each_compared_document_with_the_compared_dates(hotpot):
     answer = hotpot.ask(COMPARISON)
     assert not answer.refused
@@ -99,6 +100,7 @@ def test_a_comparison_cites_each_compared_document_with_the_compared_dates(hotpo
     assert expected_recall(["Alexander Nickolaevich Bashlachev"], answer.text) == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", [BRIDGE, BRIDGE_WITH_NUMBER, COMPARISON])
 def test_no_sentence_of_a_two_document_answer_is_invented(hotpot, question):
     answer = hotpot.ask(question)
@@ -134,6 +136,7 @@ def test_compared_sides_are_read_around_or_and_both(question, sides):
     assert compared_sides(question) == sides
 
 
+@pytest.mark.slow
 def test_a_title_with_capitalised_stopwords_is_found_and_bridged(hotpot):
     # "Her" and "Own" are stopwords, never indexed terms: they are no missing names.
     answer = hotpot.ask("Which award did the author of Anastasia on Her Own win in 2002?")

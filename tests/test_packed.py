@@ -116,6 +116,7 @@ def test_disk_array_reads_slices_and_whole_as_the_file_holds(tmp_path):
         rows[1]  # noqa: B018 - only slices are read
 
 
+@pytest.mark.slow
 def test_bm25_built_in_batches_scores_as_llama_index_builds_it(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     engine = RagEngine(settings)

@@ -32,7 +32,7 @@ from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavaila
 from rag.filters import describe, parse_filters, select_chunks
 from rag.lexical import LexicalIndex
 from rag.pgstore import PgCorpus, sql_condition
-from tests.conftest import SEED_FILE, SHARED_DATASETS, SHELLS, otter_corpus, serve_app
+from tests.conftest import SEED_FILE, SHELLS, otter_corpus, serve_app
 from tests.test_filters import by_name
 
 pytestmark = pytest.mark.slow
@@ -77,9 +77,9 @@ def _rows(url: str, sql: str) -> list:
         engine.dispose()
 
 
-def test_a_migrated_index_retrieves_like_faiss(seed_engine, pg_url):
+def test_a_migrated_index_retrieves_like_faiss(seed_engine, pg_url, datasets):
     """Metric parity on the seed dev set: the seed FAISS index copied, not re-embedded."""
-    result = compare_stores(SHARED_DATASETS / "seed" / "dev.jsonl", seed_engine, pg_url)
+    result = compare_stores(datasets / "seed" / "dev.jsonl", seed_engine, pg_url)
     assert result["chunks"]["copied"] == seed_engine._load_index().chunk_count
     assert result["faiss"]["hit@5"] > 0.5  # the eval itself measures something
     assert result["max_abs_difference"]["retrieval"] <= 0.01, result
@@ -528,13 +528,15 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
 SQUAD_ARTICLES = ("squad2-01-normans.txt", "squad2-05-1973-oil-crisis.txt")
 
 
-def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(tmp_path, pg_url, monkeypatch):
+def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(
+    tmp_path, pg_url, monkeypatch, datasets
+):
     """`rag eval` with RAG_STORE=pgvector: the retrieval metrics of the FAISS store (±0.01).
 
     Two squad-v2 dev articles and their 13 answerable questions, each store ingesting the
     files itself (~60 chunks): small enough for CI, large enough for hit@1 to vary.
     """
-    squad = SHARED_DATASETS / "squad-v2"
+    squad = datasets / "squad-v2"
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in SQUAD_ARTICLES:
@@ -566,13 +568,13 @@ def test_rag_eval_on_pgvector_matches_faiss_on_a_squad_v2_subset(tmp_path, pg_ur
 
 
 def test_rag_eval_corpus_on_pgvector_keeps_the_corpus_in_its_own_tables(
-    tmp_path, pg_url, seed_corpus, monkeypatch
+    tmp_path, pg_url, seed_corpus, monkeypatch, datasets
 ):
     """`rag eval --corpus` caches the corpus in its own tables: the served store stays as is."""
     monkeypatch.setenv("RAG_STORE", "pgvector")
     monkeypatch.setenv("RAG_PG_URL", pg_url)
     runner = CliRunner()
-    question_set = str(SHARED_DATASETS / "seed" / "dev.jsonl")
+    question_set = str(datasets / "seed" / "dev.jsonl")
     evals = [
         runner.invoke(app, ["eval", question_set, "--corpus", str(seed_corpus), "--json"])
         for _ in range(2)

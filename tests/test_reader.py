@@ -20,7 +20,6 @@ from rag.reader.features import FEATURES
 from rag.reader.model import load_reader, weights_path
 from rag.reader.span import answer_phrase
 from rag.reader.train import fit, main, predict
-from tests.conftest import SHARED_DATASETS
 
 
 def _shipped() -> dict:
@@ -101,11 +100,9 @@ def test_an_answer_phrase_is_always_inside_its_sentence(question, sentence):
 
 
 @pytest.fixture(scope="module")
-def squad_slice(tmp_path_factory):
-    """Two SQuAD articles and their training questions (skipped only without ../shared)."""
-    squad = SHARED_DATASETS / "squad-v2"
-    if not (squad / "train.jsonl").is_file():
-        pytest.skip(f"no SQuAD training split at {squad} (../shared is not beside the checkout)")
+def squad_slice(tmp_path_factory, datasets):
+    """Two SQuAD articles and their training questions."""
+    squad = datasets / "squad-v2"
     root = tmp_path_factory.mktemp("reader-train")
     names = ["squad2-07-packet-switching.txt", "squad2-05-1973-oil-crisis.txt"]
     (root / "corpus").mkdir()

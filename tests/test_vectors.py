@@ -22,6 +22,7 @@ from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files as _write
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "threshold", "expected"),
     [
@@ -37,6 +38,7 @@ def test_the_index_kind_follows_the_setting_and_the_threshold(tmp_path, kind, th
     assert RagEngine(settings)._load_index().vector_index_kind == expected
 
 
+@pytest.mark.slow
 def test_ivf_keeps_ids_through_replace_delete_and_reload(tmp_path):
     corpus = _write(tmp_path / "docs", DOCS)
     settings = Settings(data_dir=tmp_path / "data", index_kind="ivf", ivf_nprobe=3, top_k=1)
@@ -62,6 +64,7 @@ def test_ivf_keeps_ids_through_replace_delete_and_reload(tmp_path):
     assert [c for c, _ in again.nearest(vectors[0], 1)] == [ids[0]]
 
 
+@pytest.mark.slow
 def test_ivf_search_matches_exact_search_on_real_text_vectors(seed_corpus):
     words = " ".join(f.read_text(encoding="utf-8") for f in seed_corpus.iterdir()).split()
     windows = [" ".join(words[i : i + 12]) for i in range(0, len(words), 5)]  # ~160 passages
