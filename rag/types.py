@@ -31,6 +31,13 @@ class Passage:
     units: tuple[Unit, ...] = field(default=(), repr=False, compare=False)
     unit_cosines: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The passage's JSON (`retrieved` of `rag ask --json`, the HTTP API's passages):
+        its units and their cosines stay inside."""
+        data = asdict(self)
+        del data["units"], data["unit_cosines"]
+        return data
+
     @classmethod
     def from_node(cls, hit: NodeWithScore, rank: int) -> Passage:
         """The one place a llama-index node becomes a Passage."""
@@ -129,6 +136,5 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `rag ask --json`, the UI's API and eval records."""
         data = asdict(self)
-        for passage in data["retrieved"]:
-            del passage["units"], passage["unit_cosines"]
+        data["retrieved"] = [passage.to_dict() for passage in self.retrieved]
         return data

@@ -101,6 +101,9 @@ def test_retrieve_and_health(url):
     assert status == 200 and [p["rank"] for p in body["passages"]] == [1, 2, 3]
     assert PESKOV_QUOTE in body["passages"][0]["text"]
     assert "units" not in body["passages"][0]
+    dense = _call(url, "POST", "v1/retrieve", {"query": "Peskov", "k": 2, "mode": "dense"})
+    assert dense[0] == 200 and len(dense[1]["passages"]) == 2
+    assert _call(url, "POST", "v1/retrieve", {"query": "Peskov", "mode": "xdensex"})[0] == 400
     status, health = _call(url, "GET", "health")
     assert status == 200 and health["index_loaded"] is True
     assert health["documents"] == 1 and health["chunks"] > 0 and health["store"] == "faiss"

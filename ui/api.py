@@ -6,7 +6,7 @@ client can talk to it (`base_url=http://HOST:PORT/v1`); the citations, which Ope
 format has no place for, travel beside `choices` in the same keys as `rag ask --json`.
 
 Errors are OpenAI's shape, `{"error": {"message", "type", "code"}}`, with the message a
-person can act on and the status that fits (400, 401, 404, 409, 503).
+person can act on and the status that fits (400, 401, 404, 409, 413, 503).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class ChatRequest(BaseModel):
 class RetrieveRequest(BaseModel):
     query: str
     k: int | None = Field(None, ge=1, le=MAX_TOP_K)
-    mode: str = Field("hybrid", pattern="|".join(RETRIEVAL_MODES))
+    mode: str = Field("hybrid", pattern=f"^({'|'.join(RETRIEVAL_MODES)})$")
 
 
 def build_api(engine: RagEngine, require_key: bool) -> FastAPI:
@@ -130,7 +130,7 @@ def build_api(engine: RagEngine, require_key: bool) -> FastAPI:
     def retrieve(request: RetrieveRequest) -> dict[str, Any]:
         """The passages an answer would come from, best first, with scores and char spans."""
         passages = engine.retrieve(request.query, request.k, request.mode)
-        return {"query": request.query, "passages": [_passage(p) for p in passages]}
+        return {"query": request.query, "passages": [p.to_dict() for p in passages]}
 
     @api.get("/documents")
     def documents() -> dict[str, Any]:
@@ -281,12 +281,6 @@ def _events(first: str | Answer, stream: Iterator[str | Answer]) -> Iterator[str
         yield chunk({"content": ("\n\n" if shown else "") + item.text})
     yield chunk({}, "stop", **_extension(item))
     yield "data: [DONE]\n\n"
-
-
-def _passage(passage: Any) -> dict[str, Any]:
-    data = asdict(passage)
-    del data["units"], data["unit_cosines"]
-    return data
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:

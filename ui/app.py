@@ -27,6 +27,7 @@ from ui.render import (
     conversation_markdown,
     esc,
     render_documents,
+    render_error,
     render_ingest,
     render_message,
     render_partial,
@@ -103,6 +104,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         # An LLM answer streams its verified sentences as they are written; the finished
         # Answer then replaces them (with its notice, if it fell back to extractive).
         shown = ""
+        result: Answer | None = None
         try:
             recent = queries[-MAX_HISTORY_TURNS:]  # a long chat reads its latest turns
             for item in engine.ask_stream(
@@ -115,9 +117,10 @@ def build_app(engine: RagEngine) -> gr.Blocks:
                 streaming = {"role": "assistant", "content": render_partial(shown)}
                 yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
         except RagError as err:
-            failed = {"role": "assistant", "content": f'<p class="error">{esc(str(err))}</p>'}
+            failed = {"role": "assistant", "content": render_error(err)}
             yield [*chat, failed], queries, "", gr.skip(), gr.skip()
             return
+        assert result is not None, "ask_stream ends with an Answer"
         for partial in [] if shown else stream_message(result):
             streaming = {"role": "assistant", "content": partial}
             yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
@@ -196,7 +199,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
             documents = engine.documents() if engine.has_index() else []
         except RagError as err:
             empty = gr.update(choices=[])
-            return f'<p class="error">{esc(str(err))}</p>', empty, empty
+            return render_error(err), empty, empty
         choices = [(Path(d.source).name, d.source) for d in documents]
         indexed = {d.source for d in documents}
         still = [source for source in only or [] if source in indexed]
@@ -217,7 +220,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         try:
             report, names = ingest_uploads(engine, [Path(temp) for temp in files])
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
+            return render_error(err), *list_documents(only)
         return render_ingest(report, names), *list_documents(only)
 
     def delete(source: str | None, only: list[str] | None) -> tuple[str, str, Any, Any]:
@@ -226,7 +229,7 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         try:
             removed = engine.delete(source)
         except RagError as err:
-            return f'<p class="error">{esc(str(err))}</p>', *list_documents(only)
+            return render_error(err), *list_documents(only)
         message = f"<p>Deleted {esc(Path(removed.source).name)} ({removed.chunks} chunks).</p>"
         return message, *list_documents(only)
 

@@ -23,6 +23,12 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def render_error(error: Exception) -> str:
+    """A message for the user (a RagError's says what to do), escaped: it may quote paths
+    or the question."""
+    return f'<p class="error">{esc(str(error))}</p>'
+
+
 def _link_markers(escaped: str) -> str:
     """Turn [n] into a link that brings source n into view (see `SCROLL_TO_SOURCE_JS`)."""
     return _MARKER.sub(r'<a class="cite" href="#src-\1">[\1]</a>', escaped)
