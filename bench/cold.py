@@ -40,7 +40,7 @@ step()
 engine = RagEngine(Settings())
 engine.embed_model.get_query_embedding("warm up")  # loads the model, whichever backend
 step()
-engine._load_index()
+engine.load_index()
 step()
 engine.ask("What did Peskov say?")
 step()

@@ -61,7 +61,7 @@ def _timings(engine: RagEngine, variants: dict, count: int) -> dict:
 def measure(pool_dir: Path, size: int, count: int, pg_url: str | None = None) -> dict:
     """FAISS; with `pg_url`, then the same index migrated into PostgreSQL."""
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
-    corpus, real = build(pool_engine._load_index(), size)
+    corpus, real = build(pool_engine.load_index(), size)
     del pool_engine
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir))

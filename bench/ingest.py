@@ -62,7 +62,7 @@ def ours(files: list[Path], mb: float, data_dir: Path) -> dict:
     engine.embed_model.get_text_embedding_batch(["warm up", "the batch session"])
     with Clock() as clock:
         report = engine.ingest(files)
-    sentences = sum(len(s) for s in engine._load_index().sentences.spans.values())
+    sentences = sum(len(s) for s in engine.load_index().sentences.spans.values())
     return _rate(report.chunks, mb, clock) | {
         "sentences_embedded": sentences,
         "embed_backend": settings.embed_backend,

@@ -58,7 +58,7 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     real = sorted(pool.index.docstore.docs.values(), key=lambda n: n.node_id)
     vectors = pool.chunk_vectors([n.node_id for n in real])
     policy = VectorIndexPolicy.from_settings(Settings())
-    corpus = CorpusIndex.create(pool.index._embed_model, "all-MiniLM-L6-v2", policy)
+    corpus = CorpusIndex.create(pool.embed_model, "all-MiniLM-L6-v2", policy)
     spans, sentence_vectors = {}, {}
     # The pool's sentences read once: its store reads them from disk on each lookup.
     pool_spans = {n.node_id: pool.sentences.spans[n.node_id] for n in real}
@@ -142,7 +142,7 @@ def serve(data_dir: Path, count: int) -> dict:
     engine = RagEngine(settings)
     engine.embed_model  # noqa: B018 - the model is not part of the index load
     started = time.perf_counter()
-    loaded = engine._load_index()
+    loaded = engine.load_index()
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     engine.ask("warm up")  # builds the retriever (BM25 and title links: read, not rebuilt)
@@ -175,7 +175,7 @@ def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> 
     instead of a temporary one.
     """
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
-    pool = pool_engine._load_index()
+    pool = pool_engine.load_index()
     started = time.perf_counter()
     corpus, real = build(pool, size)
     build_s = time.perf_counter() - started

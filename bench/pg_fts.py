@@ -153,7 +153,7 @@ def compare(
     copied = engine.migrate_to_pgvector()
     migrate_s = time.perf_counter() - started
     cases = load_cases(question_set)[:limit]
-    corpus = engine._load_index()
+    corpus = engine.load_index()
     assert isinstance(corpus, PgCorpus)
     started = time.perf_counter()
     add_fts(corpus)
@@ -166,7 +166,7 @@ def compare(
     }
     engine.ask("warm up")
     result["bm25"] = _score(engine, cases)
-    retriever = engine._retriever
+    retriever = engine.retriever()
     assert isinstance(retriever, Retriever)
     bm25 = retriever._bm25
     assert bm25 is not None

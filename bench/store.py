@@ -28,7 +28,7 @@ K = 10
 
 
 def _pool_vectors(pool_dir: Path) -> np.ndarray:
-    corpus = RagEngine(Settings(data_dir=pool_dir))._load_index()
+    corpus = RagEngine(Settings(data_dir=pool_dir)).load_index()
     chunks = corpus.chunk_vectors(sorted(corpus.sentences.spans))
     sentences = [v for v in corpus.sentences.vectors.values() if len(v)]
     return np.concatenate([chunks, np.concatenate(sentences).astype(np.float32)])

@@ -40,7 +40,7 @@ def main() -> None:
 
     settings = Settings(data_dir=args.data_dir)
     engine, _ = engine_for_corpus(args.corpus, settings)
-    retriever = Retriever(engine._load_index(), settings)
+    retriever = Retriever(engine.load_index(), settings)
     questions = [c.get("question") or c["turns"][-1] for c in load_cases(args.questions)]
     retrieved = [retriever.retrieve(q, args.k)[0] for q in questions]
 

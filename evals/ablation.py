@@ -91,7 +91,7 @@ class DevSet:
         folder = datasets / SETS[name]
         self.cases = [c for c in load_cases(folder / "dev.jsonl") if c.get("evidence")]
         engine: RagEngine = engine_for_corpus(folder / "corpus", settings, show_progress=True)[0]
-        self.index = engine._load_index()
+        self.index = engine.load_index()
         self.retriever = Retriever(self.index, settings)
         self.questions = [c["question"] for c in self.cases]
         self.vectors: list[np.ndarray] = []
@@ -147,7 +147,7 @@ class DevSet:
 def latency_at_scale(dev: DevSet, settings: Settings, size: int) -> dict[str, float]:
     """Warm `retrieve` latency (ms) over `size` chunks: the set's chunks repeated under new
     ids, with their stored vectors (nothing re-embedded), and the dev questions."""
-    corpus = CorpusIndex.create(dev.index.index._embed_model, "scale-test")
+    corpus = CorpusIndex.create(dev.index.embed_model, "scale-test")
     originals = list(dev.index.index.docstore.docs.values())
     copies = []
     for n in range(size):

@@ -35,7 +35,7 @@ def support_scores(settings: Settings) -> tuple[list[float], list[float]]:
             if not case.get("answerable", True) or "question" not in case:
                 continue
             answer = engine.ask(case["question"], k=5)
-            verifier = Verifier(answer.retrieved, engine._embed_unit, 0.0)
+            verifier = Verifier(answer.retrieved, engine.embed, 0.0)
             for citation in [] if answer.refused else answer.citations:
                 for n, passage in enumerate(answer.retrieved, start=1):
                     verdict = verifier.check(f"{citation.quote.splitlines()[0]} [{n}]")

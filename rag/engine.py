@@ -100,7 +100,9 @@ class RagEngine:
     def _vector_policy(self) -> VectorIndexPolicy:
         return VectorIndexPolicy.from_settings(self.settings)
 
-    def _load_index(self) -> CorpusIndex:
+    def load_index(self) -> CorpusIndex:
+        """The index this engine answers from, loaded on first use and again when another
+        process or instance has written a newer version (IndexMissingError: none yet)."""
         if self._index is not None and self._index.stale():
             self._index = None  # another instance wrote to the shared store
         if self._index is None:
@@ -162,8 +164,10 @@ class RagEngine:
         self._index = index
         self._retriever = None
 
-    def _retriever_for(self, index: CorpusIndex) -> Retriever:
-        """The retriever over `index` as it is now (BM25 and title links are built from it)."""
+    def retriever(self, index: CorpusIndex | None = None) -> Retriever:
+        """The retriever over `index` (default: `load_index()`) as it is now: BM25 and title
+        links are built from it, and it keeps answering from that version."""
+        index = index if index is not None else self.load_index()
         retriever = self._retriever
         if retriever is None or retriever.corpus is not index:
             retriever = self._retriever = Retriever(index, self.settings)
@@ -172,7 +176,7 @@ class RagEngine:
     def has_index(self) -> bool:
         """Whether an index can be loaded (raises if one exists but is corrupt)."""
         try:
-            self._load_index()
+            self.load_index()
         except IndexMissingError:
             return False
         return True
@@ -221,11 +225,11 @@ class RagEngine:
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents."""
-        return self._load_index().documents()
+        return self.load_index().documents()
 
     def document_text(self, source: str | Path) -> str:
         """The text an indexed document's citations point into (its `start`/`end` index it)."""
-        info = self._find_document(self._load_index(), source)
+        info = self._find_document(self.load_index(), source)
         try:
             return read_source_text(info.source)
         except (OSError, ExtractionError) as error:
@@ -254,7 +258,7 @@ class RagEngine:
 
     def retrieve(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The passages `ask` would answer `query` from (no synthesis, no follow-up handling)."""
-        retriever = self._retriever_for(self._load_index())
+        retriever = self.retriever(self.load_index())
         passages, _ = retriever.retrieve(query, k or self.settings.top_k, mode)
         return passages
 
@@ -305,7 +309,7 @@ class RagEngine:
         if k is not None and not 1 <= k <= MAX_TOP_K:
             raise RagError(f"Passages to retrieve must be 1 to {MAX_TOP_K}, not {k}.")
         question = question.strip()
-        retriever = self._retriever_for(self._load_index())  # built once per index version
+        retriever = self.retriever(self.load_index())  # built once per index version
         started = time.perf_counter()
         query, notice = self._condense(question, history or [])
         answer = Answer(question=question, query=query, text="", citations=[], retrieved=[])
@@ -394,7 +398,8 @@ class RagEngine:
             return condense(question, history), ""
         return query, ""
 
-    def _embed_unit(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts` by the index's embedding model (one row each)."""
         vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
@@ -412,7 +417,7 @@ class RagEngine:
             self.llm,
             answer.query,
             answer.retrieved[: self.settings.llm_passages],
-            self._embed_unit,
+            self.embed,
             self.settings,
         ):
             if isinstance(item, llm_answers.LlmResult):

@@ -284,7 +284,7 @@ class CorpusIndex:
             self._lexical = None
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             # Sentences first: a pooling ONNX model embeds their chunks in the same pass.
-            self.sentences.add(nodes, self.index._embed_model, show_progress)
+            self.sentences.add(nodes, self.embed_model, show_progress)
             self._embed([node for node in nodes if node.embedding is None], show_progress)
             self._insert(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -314,6 +314,11 @@ class CorpusIndex:
         self._meta["ivf_trained_on"] = trained_on  # 0: flat
 
     @property
+    def embed_model(self) -> BaseEmbedding:
+        """The model the chunk vectors were made with: queries must be embedded by it too."""
+        return self.index._embed_model  # llama-index keeps it private, and exposes no getter
+
+    @property
     def vector_index_kind(self) -> str:
         """`flat` or `ivf`: what holds the chunk vectors now."""
         return "ivf" if is_ivf(self._store._faiss_index) else "flat"
@@ -321,7 +326,7 @@ class CorpusIndex:
     def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
         """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""
         texts = [embed_text(node) for node in nodes]
-        vectors = embed_texts(self.index._embed_model, texts, show_progress)
+        vectors = embed_texts(self.embed_model, texts, show_progress)
         for node, vector in zip(nodes, vectors, strict=True):
             node.embedding = vector
 

@@ -795,7 +795,7 @@ def migrate(source: CorpusIndex, target: PgCorpus, batch_chunks: int = 2000) -> 
 
 def _copy(source: CorpusIndex, target: PgCorpus, batch_chunks: int) -> int:
     docstore = source.index.docstore
-    ingested = source._meta.get("ingested", {})
+    ingested = {d.doc_id: d.ingested for d in source.documents()}
     batch: list[_Write] = []
     copied = 0
     for doc_id, info in sorted((docstore.get_all_ref_doc_info() or {}).items()):

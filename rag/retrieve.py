@@ -88,7 +88,7 @@ class Retriever:
         when no chunk does.
         """
         started = time.perf_counter()
-        vector = self.corpus.index._embed_model.get_query_embedding(query)
+        vector = self.corpus.embed_model.get_query_embedding(query)
         embed_ms = (time.perf_counter() - started) * 1000
         passages, timings = self.search(query, np.asarray(vector, np.float32), k, mode, filters)
         return passages, {"embed": embed_ms} | timings

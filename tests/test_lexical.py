@@ -38,7 +38,7 @@ def _answers(settings: Settings) -> list[list[tuple[str, float]]]:
 
 
 def test_a_loaded_index_reads_bm25_and_titles_as_they_were_built(bridge_settings):
-    index = RagEngine(bridge_settings)._load_index()
+    index = RagEngine(bridge_settings).load_index()
     loaded = index._lexical
     assert loaded is not None  # read from disk, not built from the chunks
     built = LexicalIndex.build(index.index.docstore, index.sentences)
@@ -57,7 +57,7 @@ def test_an_index_written_before_it_existed_answers_the_same(bridge_settings, tm
     older = bridge_settings.model_copy(update={"data_dir": tmp_path / "data"})
     shutil.copytree(bridge_settings.index_dir, older.index_dir)
     shutil.rmtree(older.index_dir / "lexical")
-    assert RagEngine(older)._load_index()._lexical is None  # built from the chunks on use
+    assert RagEngine(older).load_index()._lexical is None  # built from the chunks on use
     assert _answers(older) == _answers(bridge_settings)
 
 
@@ -78,7 +78,7 @@ def test_a_corpus_without_one_word_for_bm25_is_indexed_and_grows(tmp_path):
     docs = write_files(tmp_path / "docs", {"x.txt": "x x x\n", "signs.txt": "- + = !\n"})
     report = RagEngine(settings).ingest([docs])
     assert report.count("added") == 2, report.rejected
-    loaded = RagEngine(settings)._load_index()._lexical
+    loaded = RagEngine(settings).load_index()._lexical
     assert loaded is not None and loaded.bm25 is not None
     chunks, sentences = loaded.bm25.scores("x x x")
     assert not chunks.any() and not sentences.any()  # no keyword matches; nothing breaks

@@ -121,7 +121,7 @@ def test_bm25_built_in_batches_scores_as_llama_index_builds_it(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     engine = RagEngine(settings)
     engine.ingest([write_files(tmp_path / "docs", BRIDGE_DOCS)])
-    index = engine._load_index()
+    index = engine.load_index()
     nodes = list(index.index.docstore.docs.values())
     builder = Bm25Builder(index.sentences)
     for start in range(0, len(nodes), 2):  # batches of two chunks

@@ -80,7 +80,7 @@ def _rows(url: str, sql: str) -> list:
 def test_a_migrated_index_retrieves_like_faiss(seed_engine, pg_url, datasets):
     """Metric parity on the seed dev set: the seed FAISS index copied, not re-embedded."""
     result = compare_stores(datasets / "seed" / "dev.jsonl", seed_engine, pg_url)
-    assert result["chunks"]["copied"] == seed_engine._load_index().chunk_count
+    assert result["chunks"]["copied"] == seed_engine.load_index().chunk_count
     assert result["faiss"]["hit@5"] > 0.5  # the eval itself measures something
     assert result["max_abs_difference"]["retrieval"] <= 0.01, result
 
@@ -236,7 +236,7 @@ def test_a_serving_instance_reads_only_the_chunks_a_question_needs(tmp_path, pg_
     texts = sql.reading("data_rag_chunks.text")
     by_id = "WHERE public.data_rag_chunks.node_id IN ("
     assert texts and all(by_id in s for s in texts), texts
-    snapshot = reader._load_index()._load_snapshot()
+    snapshot = reader.load_index()._load_snapshot()
     assert not snapshot.full and not snapshot.sentences.spans
     with _Statements().listening() as again:
         _same_answer(reader.ask(questions[0]), expected[0])
@@ -250,7 +250,7 @@ def test_an_instance_answers_from_its_snapshot_while_another_writes(tmp_path, pg
     otters = _write(corpus, "otters.txt", "Otters\nSea otters hold hands while they sleep.\n")
     writer.ingest([corpus])
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
-    retriever = reader._retriever_for(reader._load_index())  # pinned to this version
+    retriever = reader.retriever(reader.load_index())  # pinned to this version
     question = "Do sea otters hold hands while they sleep?"
     # Asked of another instance: the reader's docstore keeps the chunks it reads for a while.
     before = RagEngine(_pg_settings(tmp_path / "c", pg_url)).ask(question, k=5).retrieved
@@ -285,7 +285,7 @@ def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
     with caplog.at_level("INFO", logger="rag.pgstore"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
     assert "does not match the chunks" in caplog.text
-    assert reader._load_index()._load_snapshot().full
+    assert reader.load_index()._load_snapshot().full
 
 
 @pytest.mark.parametrize(
@@ -446,7 +446,7 @@ def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, m
     assert wrong.exit_code == 2
     copied = runner.invoke(app, [*data_dir, "migrate", "--to", "pgvector"])
     assert copied.exit_code == 0, copied.stderr
-    chunks = seed_engine._load_index().chunk_count
+    chunks = seed_engine.load_index().chunk_count
     assert f"Copied {chunks} chunks to PostgreSQL" in copied.stderr
     monkeypatch.setenv("RAG_STORE", "pgvector")
     answer = runner.invoke(app, ["ask", "What did Peskov say?"])  # the data dir is not read
@@ -464,7 +464,7 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
     nothing = engine.ask(SHELLS, filters=by_name("none.txt"))
     assert nothing.refused and "No indexed document matches" in nothing.refusal_reason
 
-    corpus = engine._load_index()
+    corpus = engine.load_index()
     assert isinstance(corpus, PgCorpus)
     nodes = list(corpus.index.docstore.docs.values())
     metadata = [n.metadata for n in nodes]
@@ -515,7 +515,7 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
 
     # A serving instance, chunks read on demand: the metadata in one query, the same answers.
     lazy = RagEngine(_pg_settings(tmp_path / "lazy", pg_url))
-    lazy_corpus = lazy._load_index()
+    lazy_corpus = lazy.load_index()
     assert isinstance(lazy_corpus, PgCorpus) and not lazy_corpus._load_snapshot().full
     assert lazy_corpus.chunk_metadata([n.node_id for n in nodes]) == metadata
     for filters in cases[:5]:

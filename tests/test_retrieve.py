@@ -39,7 +39,7 @@ def test_the_second_hop_brings_the_document_named_in_the_first(tmp_path):
     without = RagEngine(Settings(data_dir=tmp_path / "data", top_k=2, hop_parents=0))
     assert "dave-thomas.txt" not in [Path(p.source).name for p in without.ask(BRIDGE).retrieved]
     # The ablation swaps the settings of one built retriever: the swap must take effect.
-    retriever = Retriever(engine._load_index(), engine.settings)
+    retriever = Retriever(engine.load_index(), engine.settings)
     retriever.settings = without.settings
     assert "dave-thomas.txt" not in [Path(p.source).name for p in retriever.retrieve(BRIDGE, 2)[0]]
 
@@ -53,7 +53,7 @@ def test_ranks_by_fusion_and_the_top_score_is_the_best_cosine(tmp_path):
     assert Path(answer.retrieved[0].source).name == "greene-king.txt"
     scores = [p.score for p in answer.retrieved]
     assert scores == sorted(scores, reverse=True)
-    index = engine._load_index()
+    index = engine.load_index()
     vector = engine.embed_model.get_query_embedding("Which brewer was founded in 1799?")
     cosines = index.chunk_vectors(list(index.index.docstore.docs)) @ vector
     assert scores[0] == pytest.approx(float(cosines.max()), abs=1e-5)
@@ -73,7 +73,7 @@ def test_bm25_and_sentences_follow_a_replaced_document(tmp_path):
     assert Path(top.source).name == "ayn-rand.txt" and "Zyxxqorp" in top.text
     reloaded = RagEngine(settings)
     assert "Atlas" not in " ".join(p.text for p in reloaded.ask("Atlas Shrugged").retrieved)
-    index = reloaded._load_index()
+    index = reloaded.load_index()
     assert index.sentences.chunk_ids == set(index.index.docstore.docs)
     chunk_id = reloaded.ask("Zyxxqorp").retrieved[0].chunk_id  # the title line and a sentence
     assert len(index.sentences.spans[chunk_id]) == len(index.sentences.vectors[chunk_id]) == 2
@@ -98,7 +98,7 @@ def test_dense_and_keyword_modes_rank_by_their_own_signal(tmp_path):
     engine = RagEngine(Settings(data_dir=tmp_path / "data", top_k=5))
     engine.ingest([corpus])
     question = "Which philosopher wrote Atlas Shrugged?"
-    index = engine._load_index()
+    index = engine.load_index()
     vector = engine.embed_model.get_query_embedding(question)
     ids = list(index.index.docstore.docs)
     cosine = dict(zip(ids, (index.chunk_vectors(ids) @ vector).tolist(), strict=True))

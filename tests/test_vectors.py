@@ -35,7 +35,7 @@ from tests.conftest import write_files as _write
 def test_the_index_kind_follows_the_setting_and_the_threshold(tmp_path, kind, threshold, expected):
     settings = Settings(data_dir=tmp_path / "data", index_kind=kind, index_threshold=threshold)
     RagEngine(settings).ingest([_write(tmp_path / "docs", DOCS)])
-    assert RagEngine(settings)._load_index().vector_index_kind == expected
+    assert RagEngine(settings).load_index().vector_index_kind == expected
 
 
 @pytest.mark.slow
@@ -48,7 +48,7 @@ def test_ivf_keeps_ids_through_replace_delete_and_reload(tmp_path):
     engine.ingest([corpus])
     engine.delete(corpus / "greene-king.txt")
     reloaded = RagEngine(settings)  # loading runs the FAISS/docstore consistency check
-    index = reloaded._load_index()
+    index = reloaded.load_index()
     store = faiss.extract_index_ivf(index._store._faiss_index)
     assert index.vector_index_kind == "ivf" and store.nprobe == 3
     assert store.ntotal == index.chunk_count == len(index.index.docstore.docs)
@@ -57,7 +57,7 @@ def test_ivf_keeps_ids_through_replace_delete_and_reload(tmp_path):
     assert "Greene King" not in " ".join(p.text for p in reloaded.ask("British brewer").retrieved)
     # Re-adding after the delete takes fresh ids; the vectors read back are the chunks' own.
     reloaded.ingest([corpus / "greene-king.txt"])
-    again = RagEngine(settings)._load_index()
+    again = RagEngine(settings).load_index()
     ids = list(again.index.docstore.docs)
     vectors = again.chunk_vectors(ids)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)

@@ -34,7 +34,7 @@ LIBRARY = "The Fenwick library lends tools as well as books. It opened a repair 
 def embed():
     engine = RagEngine()
     engine.__dict__["embed_model"] = load_embed_model(None, 32)
-    return engine._embed_unit
+    return engine.embed
 
 
 @pytest.fixture
