@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from starlette.routing import Mount
 
-from rag import Answer, RagEngine, RagError, Settings
+from rag import RagEngine, RagError, Settings
 from rag.config import MAX_TOP_K
-from rag.engine import MAX_HISTORY_TURNS
 from rag.extract import SUPPORTED_SUFFIXES
-from rag.filters import parse_filters
 from rag.retrieve import RETRIEVAL_MODES
 from ui.api import build_api, health_route
+from ui.chat import ChatEvents
+from ui.documents import DocumentEvents
 from ui.guard import is_loopback, request_guards
 from ui.mcp_tools import build_mcp, mcp_lifespan, mcp_routes
-from ui.render import (
-    conversation_markdown,
-    esc,
-    render_documents,
-    render_error,
-    render_ingest,
-    render_message,
-    render_partial,
-    render_sources,
-    stream_message,
-)
-from ui.uploads import ingest_uploads
 
 EXAMPLES = [
     "What did Peskov say?",
@@ -82,156 +66,9 @@ CACHE_CLEANUP = (600, 3600)
 def build_app(engine: RagEngine) -> gr.Blocks:
     """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint."""
     settings = engine.settings
-    # Markdown exports, removed when the server exits (Gradio serves its own copies).
-    exports = tempfile.TemporaryDirectory(prefix="rag-exports-")
-
-    def respond(
-        message: str,
-        chat: list[dict[str, Any]],
-        queries: list[str],
-        turns: list[dict[str, Any]],
-        top_k: int,
-        mode: str,
-        only: list[str] | None,
-    ):
-        if not message.strip():
-            gr.Warning("The question is empty. Ask something about the documents.")
-            return
-        filters = parse_filters([f"file_path={source}" for source in only or []])
-        chat = [*chat, {"role": "user", "content": esc(message.strip())}]
-        pending = {"role": "assistant", "content": '<p class="pending">Searching…</p>'}
-        yield [*chat, pending], queries, gr.skip(), "", gr.skip()
-        # An LLM answer streams its verified sentences as they are written; the finished
-        # Answer then replaces them (with its notice, if it fell back to extractive).
-        shown = ""
-        result: Answer | None = None
-        try:
-            recent = queries[-MAX_HISTORY_TURNS:]  # a long chat reads its latest turns
-            for item in engine.ask_stream(
-                message, history=recent, k=int(top_k), mode=mode, filters=filters
-            ):
-                if isinstance(item, Answer):
-                    result = item
-                    break
-                shown += item
-                streaming = {"role": "assistant", "content": render_partial(shown)}
-                yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
-        except RagError as err:
-            failed = {"role": "assistant", "content": render_error(err)}
-            yield [*chat, failed], queries, "", gr.skip(), gr.skip()
-            return
-        assert result is not None, "ask_stream ends with an Answer"
-        for partial in [] if shown else stream_message(result):
-            streaming = {"role": "assistant", "content": partial}
-            yield [*chat, streaming], queries, gr.skip(), gr.skip(), gr.skip()
-        final = {"role": "assistant", "content": render_message(result)}
-        answer = result.to_dict()  # what the export needs (the browser keeps it: no passages)
-        kept_keys = ("text", "citations", "refused", "refusal_reason", "query")
-        turn = {"question": message.strip(), "answer": {k: answer[k] for k in kept_keys}}
-        yield (
-            [*chat, final],
-            [*queries, result.query],
-            render_sources(result),
-            gr.skip(),
-            [*turns, turn],
-        )
-
-    def remember(
-        chat: list[dict[str, Any]], queries: list[str], shown: str, turns: list[dict[str, Any]]
-    ) -> tuple[dict[str, Any], Any]:
-        """The conversation kept in the browser, and its Markdown export."""
-        kept = {"chat": chat, "queries": queries, "sources": shown, "turns": turns}
-        return kept, export_button(turns)
-
-    def restore(kept: dict[str, Any] | None) -> tuple[Any, ...]:
-        """The conversation the browser kept (a reload, or a server restart)."""
-        kept = kept or {}
-        turns = kept.get("turns", [])
-        return (
-            kept.get("chat", []),
-            kept.get("queries", []),
-            kept.get("sources", ""),
-            turns,
-            export_button(turns),
-        )
-
-    def export_button(turns: list[dict[str, Any]]) -> Any:
-        if not turns:
-            return gr.update(value=None, visible=False)
-        text = conversation_markdown(turns)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        path = Path(exports.name) / f"conversation-{digest}.md"
-        path.write_text(text, encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
-
-    def pick_example(example: gr.SelectData) -> str:
-        return example.value["text"]
-
-    def ask(
-        question: str, history: list[str] | None = None, filters: list[str] | None = None
-    ) -> dict[str, Any]:
-        """Answer a question (`history`: earlier answers' `query`; `filters`: `KEY=VALUE`
-        metadata filters, as `rag ask --filter`); returns `Answer.to_dict()`."""
-        try:
-            only = parse_filters(filters or [])
-            return engine.ask(question, history=history, filters=only).to_dict()
-        except RagError as err:
-            # The message may quote paths or the question: escape it, the modal renders HTML.
-            raise gr.Error(esc(str(err)), print_exception=False) from err
-
-    def record_feedback(chat: list[dict[str, Any]], like: gr.LikeData) -> None:
-        at = like.index if isinstance(like.index, int) else len(chat) - 1
-        entry = {
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "liked": like.liked,
-            "question": _message_html(chat[at - 1]) if at > 0 else "",
-            "answer": _message_html(chat[at]),
-        }
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with settings.feedback_file.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        gr.Info("Thanks for the feedback.")
-
-    def list_documents(only: list[str] | None = None) -> tuple[str, Any, Any]:
-        """The documents table, and the documents as choices to delete and to search in (the
-        documents chosen to search in stay chosen while they are indexed)."""
-        try:
-            documents = engine.documents() if engine.has_index() else []
-        except RagError as err:
-            empty = gr.update(choices=[])
-            return render_error(err), empty, empty
-        choices = [(Path(d.source).name, d.source) for d in documents]
-        indexed = {d.source for d in documents}
-        still = [source for source in only or [] if source in indexed]
-        return (
-            render_documents(documents),
-            gr.update(choices=choices, value=None),
-            gr.update(choices=choices, value=still),
-        )
-
-    def upload(
-        files: list[str] | None,
-        only: list[str] | None,
-        progress=gr.Progress(),  # noqa: B008 (how Gradio injects a progress bar)
-    ) -> tuple[str, str, Any, Any]:
-        if not files:
-            return "<p>Choose files to add first.</p>", *list_documents(only)
-        progress(0.2, desc="Embedding")
-        try:
-            report, names = ingest_uploads(engine, [Path(temp) for temp in files])
-        except RagError as err:
-            return render_error(err), *list_documents(only)
-        return render_ingest(report, names), *list_documents(only)
-
-    def delete(source: str | None, only: list[str] | None) -> tuple[str, str, Any, Any]:
-        if not source:
-            return "<p>Choose a document to delete.</p>", *list_documents(only)
-        try:
-            removed = engine.delete(source)
-        except RagError as err:
-            return render_error(err), *list_documents(only)
-        message = f"<p>Deleted {esc(Path(removed.source).name)} ({removed.chunks} chunks).</p>"
-        return message, *list_documents(only)
+    chat_events, document_events = ChatEvents(engine), DocumentEvents(engine)
+    respond, remember, restore = chat_events.respond, chat_events.remember, chat_events.restore
+    list_documents = document_events.list_documents
 
     with gr.Blocks(title="Ask your documents", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown("# Ask your documents\nAnswers quote the documents and cite them as [n].")
@@ -318,10 +155,12 @@ def build_app(engine: RagEngine) -> gr.Blocks:
               api_visibility="private").then(
             remember, kept_inputs, [kept, export], api_visibility="private"
         )  # fmt: skip
-        chatbot.example_select(pick_example, None, textbox, api_visibility="private").then(
-            respond, chat_inputs, chat_outputs, api_visibility="private"
-        ).then(remember, kept_inputs, [kept, export], api_visibility="private")
-        chatbot.like(record_feedback, chatbot, None, api_visibility="private")
+        chatbot.example_select(
+            chat_events.pick_example, None, textbox, api_visibility="private"
+        ).then(respond, chat_inputs, chat_outputs, api_visibility="private").then(
+            remember, kept_inputs, [kept, export], api_visibility="private"
+        )
+        chatbot.like(chat_events.record_feedback, chatbot, None, api_visibility="private")
         # The chat's clear button must also forget the follow-up history, the sources and
         # the kept conversation.
         chatbot.clear(
@@ -332,22 +171,16 @@ def build_app(engine: RagEngine) -> gr.Blocks:
         app.load(restore, kept, [chatbot, queries, sources, turns, export],
                  api_visibility="private")  # fmt: skip
         doc_outputs = [ingest_result, documents, to_delete, only]
-        add.click(upload, [files, only], doc_outputs, api_visibility="private")
-        remove.click(delete, [to_delete, only], doc_outputs, api_visibility="private")
+        add.click(document_events.upload, [files, only], doc_outputs, api_visibility="private")
+        remove.click(
+            document_events.delete, [to_delete, only], doc_outputs, api_visibility="private"
+        )
         app.load(list_documents, only, [documents, to_delete, only], api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(chat_events.ask, api_name="ask")
     # Answers are read-only over the index and take tens of ms: let a few run at once rather
     # than queue every session behind one (Gradio's default is one at a time per event).
     app.queue(default_concurrency_limit=4)
     return app
-
-
-def _message_html(message: dict[str, Any]) -> str:
-    """A chat message's content as one string (Gradio may hand it back as a list of parts)."""
-    content = message["content"]
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return str(content)
 
 
 def browser_secret(settings: Settings) -> str:
