@@ -14,14 +14,21 @@ from collections.abc import Iterable
 from rag.text import stopwords as english_stopwords
 
 _WORD = re.compile(r"\w+")
-# "Dave Thomas (businessman)" is named in text as "Dave Thomas".
-_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
+# A qualifier in brackets after the name, at the end or before a comma: "Dave Thomas
+# (businessman)", "Raymond (community), Wisconsin". Brackets that open a title are its own
+# words: "(I Can't Make It) Another Day".
+_DISAMBIGUATION = re.compile(r"(?<=\S)\s*\([^()]*\)(?=\s*(?:,|$))")
 _MIN_KEY_CHARS = 3
+
+
+def without_disambiguation(title: str) -> str:
+    """The title as a text names its subject: "Dave Thomas (businessman)" → "Dave Thomas"."""
+    return _DISAMBIGUATION.sub("", title).strip()
 
 
 def title_key(title: str) -> str:
     """A title as the lower-cased words a text would name it by."""
-    return " ".join(_WORD.findall(_DISAMBIGUATION.sub("", title).lower()))
+    return " ".join(_WORD.findall(without_disambiguation(title).lower()))
 
 
 class TitleLinker:

@@ -7,14 +7,33 @@ from pathlib import Path
 import pytest
 
 from rag import RagEngine, RagError, Settings
+from rag.answer.ranking import title_core
 from rag.index import CorpusIndex
-from rag.links import TitleLinker, title_key
+from rag.links import TitleLinker, title_key, without_disambiguation
 from rag.retrieve import Retriever
 from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files as _write
 
 # The bridge question of BRIDGE_DOCS: its answer is in a document only the first one names.
 BRIDGE = "What food is sold by the company that one of Daniel Greene's sitters founded?"
+
+
+@pytest.mark.parametrize(
+    ("title", "named_as"),
+    [
+        ("Dave Thomas (businessman)", "Dave Thomas"),
+        ("Raymond (community), Wisconsin", "Raymond, Wisconsin"),  # before a comma too
+        ("Ritual wine server (guang), Indianapolis", "Ritual wine server, Indianapolis"),
+        ("(I Can't Make It) Another Day", "(I Can't Make It) Another Day"),  # its own words
+        ("Waterford, New York", "Waterford, New York"),
+    ],
+)
+def test_one_rule_drops_a_titles_disambiguation_for_every_reader(title, named_as):
+    """Links, hops and ranking read titles through this one function; their three copies
+    disagreed on the brackets before a comma and on those that open a title."""
+    assert without_disambiguation(title) == named_as
+    assert title_core(title) == title_core(named_as)
+    assert title_key(title) == title_key(named_as)
 
 
 def test_title_keys_drop_the_disambiguation_and_case():

@@ -19,6 +19,7 @@ from itertools import accumulate
 from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
 from rag.answer.ranking import MIN_WORDS, Scored, title_core
+from rag.links import without_disambiguation
 from rag.text import content_terms, words
 from rag.types import Passage
 
@@ -102,7 +103,7 @@ def _word_string(text: str) -> str:
 def _title_words(title: str) -> tuple[str, ...]:
     """How a text names a document: its title without the disambiguation in brackets, and
     the part before a comma ("Dave Thomas (businessman)", "Waterford, New York")."""
-    name = re.sub(r"\(.*?\)", "", title)
+    name = without_disambiguation(title)
     forms = {_word_string(name), _word_string(name.split(",")[0])}
     return tuple(f for f in forms if f.strip())
 

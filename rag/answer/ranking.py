@@ -15,6 +15,7 @@ from functools import lru_cache
 from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.matching import Sentence, idf_weights, name_spelling, split_sentences, term_variants
 from rag.answer.question import answer_kind, holds_kind
+from rag.links import without_disambiguation
 from rag.reading.blocks import LEGAL
 from rag.text import content_terms, names_in, stem, words
 from rag.types import Passage
@@ -156,5 +157,5 @@ def _added_value(candidate: Scored, chosen: list[Scored], top_gain: float) -> fl
 @lru_cache(maxsize=1024)
 def title_core(title: str) -> frozenset[str]:
     """A title's terms without its disambiguation ("Dave Thomas (businessman)"); never empty."""
-    core = frozenset(content_terms(re.sub(r"\(.*?\)", "", title)))
+    core = frozenset(content_terms(without_disambiguation(title)))
     return core or frozenset({"\0"})
