@@ -4,7 +4,7 @@
 
 For each case a fresh `rag ingest CASE good.txt` runs in its own process. Measured: its wall
 time, its peak RSS (the packaged model included), the reason it gave, and whether the good
-file was indexed. The same run with the good file alone is the baseline. Goal (issue #14):
+file was indexed. The same run with the good file alone is the baseline. Goal:
 each rejected with its reason within 10 s and under 1 GiB. Writes
 bench/results/hostile.{json,md,png}. tests/test_loaders.py checks each case at a small size.
 """

@@ -138,7 +138,7 @@ class Settings(BaseSettings):
         "this share of the question's IDF-weighted terms (calibrated on the dev sets).",
     )
     max_answer_sentences: int = Field(3, ge=1, description="Sentences in an extractive answer.")
-    # --- LLM answers (issue #10): an OpenAI-compatible server; off unless RAG_SYNTH=llm ---
+    # --- LLM answers: an OpenAI-compatible server; off unless RAG_SYNTH=llm ---
     synth: Literal["extractive", "llm"] = Field(
         "extractive",
         description="Who writes answers: `extractive` (the documents' own sentences, no LLM) "

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Written out, not imported from bench.report: other tools read these keys (issue 9), so the
+# Written out, not imported from bench.report: other tools read these keys, so the
 # test pins them independently of the code that writes them.
 KEYS = {
     "ingest_vs_limit",
