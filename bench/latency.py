@@ -39,7 +39,7 @@ from bench.common import (
 from rag import RagEngine, Settings
 from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
 from rag.index import CorpusIndex
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 from rag.vectors import VectorIndexPolicy
 
 STAGES = ("embed", "dense", "bm25", "fusion", "search", "synthesize", "total")

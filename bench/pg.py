@@ -31,7 +31,7 @@ from rag.config import Settings
 from rag.index import CorpusIndex
 from rag.pgstore import PgCorpus, _Write, migrate
 from rag.retrieve import Retriever
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 
 DIM = 384
 CHUNKS_PER_DOC = 10

@@ -23,7 +23,7 @@ from llama_index.core.schema import BaseNode
 from rag.imports import without_optional
 from rag.packed import DiskArray
 from rag.reading.chunks import embed_text, sentence_texts
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 
 # bm25s imports scipy.sparse if it can, for a CSC backend it does not use by default (nor
 # here): ~0.25 s of a cold `rag ask`.

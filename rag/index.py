@@ -30,7 +30,7 @@ from rag.index_store import IndexDictStore
 from rag.lexical import LexicalIndex
 from rag.reading.chunks import embed_text
 from rag.reading.splitter import ReadingSplitter
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 from rag.swap import recover, recoverable, swap_in, swap_lock, sync_tree, version_stamp
 from rag.text import import_nltk
 from rag.vectors import (
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# 2: sentence vectors and spans stored beside the chunks (rag.sentences).
+# 2: sentence vectors and spans stored beside the chunks (rag.sentence_vectors).
 # 3: chunks in docstore.sqlite (rag.docstore), not docstore.json.
 # 4: sentence spans as arrays (rag.packed), not sentence_spans.json; format 3 still loads.
 FORMAT_VERSION = 4

@@ -21,7 +21,7 @@ from llama_index.core.storage.docstore.types import BaseDocumentStore
 
 from rag.bm25 import Bm25Builder, Bm25Scorer
 from rag.docstore import SqliteDocumentStore
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 
 _FOLDER, _CHUNKS_FILE = "lexical", "chunks.json"
 

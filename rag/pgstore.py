@@ -55,7 +55,7 @@ from rag.filters import ChunkFilter, check_supported
 from rag.index import CorpusIndex, DocumentInfo, document_transformations
 from rag.lexical import LexicalIndex
 from rag.pgchunks import PgDocumentStore
-from rag.sentences import SentenceStore
+from rag.sentence_vectors import SentenceStore
 
 logger = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")

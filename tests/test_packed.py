@@ -15,7 +15,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from rag import IndexCorruptError, RagEngine, Settings
 from rag.bm25 import Bm25Builder
 from rag.packed import DiskArray, PackedSentences, PackedSpans, write_packed
-from rag.sentences import SentenceStore, sentence_texts
+from rag.sentence_vectors import SentenceStore, sentence_texts
 from tests.conftest import BRIDGE_DOCS, write_files
 
 SPANS = {"b": [(0, 3), (4, 9)], "a": [], "é-chunk": [(1, 2)], "ab": [(5, 7)]}
