@@ -164,9 +164,13 @@ def test_a_conversation_survives_a_reload_and_exports_every_citation(page, tmp_p
     expect(page.locator("#sources")).to_contain_text(PESKOV_FILE)
     _ask(page, "What did he say about the ceasefire?")  # the follow-up history came back too
     expect(chat.locator(".searched").last).to_contain_text("Trump", timeout=ANSWER_TIMEOUT_MS)
-    with page.expect_download() as download:
-        page.locator("#export").click()
-    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    for _ in range(20):  # the button gets the new file just after the answer is shown
+        with page.expect_download() as download:
+            page.locator("#export").click()
+        exported = Path(download.value.path()).read_text(encoding="utf-8")
+        if exported.count("**You:**") == 4:
+            break
+        page.wait_for_timeout(250)
     assert exported.count("**You:**") == 4 and "The documents don't say" in exported
     cited = re.findall(r"\[\d+\] `([^`]+)`, characters (\d+)–(\d+)[^:]*: “(.+)”", exported)
     assert len(cited) >= 3
