@@ -10,6 +10,10 @@ from rag.loaders import read_source_text
     ("question", "previous", "standalone"),
     [
         ("Who does he speak for?", "What did Peskov say?", "Who does Peskov speak for?"),
+        # The name, not its possessive ("Who does Putin's speak for?" before one run rule).
+        ("Who does he speak for?", "What did Putin's spokesman say?", "Who does Putin speak for?"),
+        ("Who does he speak for?", "What did Putin’s aide say?", "Who does Putin speak for?"),
+        ("What did he count?", "What did O'Brien say?", "What did O'Brien count?"),
         ("What did his spokesman say?", "What did Putin say?", "What did Putin’s spokesman say?"),
         ("And what did Putin say?", "What did Trump say?", "What did Putin say?"),
         (

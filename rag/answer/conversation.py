@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.names import NAME_RUN
 from rag.text import names_in
 
 _LEADING_AND = re.compile(r"^(?:and|but|so|also)\s*,?\s+", re.IGNORECASE)
@@ -17,14 +18,15 @@ _WHAT_ABOUT = re.compile(r"^(?:what|how)\s+about\s+(.+?)\s*\??$", re.IGNORECASE)
 _ABOUT_TAIL = re.compile(r"\s+(?:about|on|regarding)\s+.+$", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
 _POSSESSIVE = frozenset({"his", "her", "hers", "their"})
-_NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+_POSSESSIVE_S = re.compile(r"['’]s$")
 
 
 def _subject(query: str) -> str:
-    """The first run of names in a query ("Vladimir Putin" in "What did Vladimir Putin say?")."""
-    names = set(names_in(query))
-    for match in _NAME_RUN.finditer(query):
-        run = [w for w in match.group().split() if w in names]
+    """The first run of names in a query ("Vladimir Putin" in "What did Vladimir Putin say?",
+    "Putin" in "What did Putin's spokesman say?")."""
+    names = {_POSSESSIVE_S.sub("", name) for name in names_in(query)}
+    for match in NAME_RUN.finditer(query):
+        run = [w for w in match.group().rstrip(".").split() if w in names]
         if run:
             return " ".join(run)
     return ""

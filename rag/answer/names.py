@@ -14,8 +14,10 @@ from rag.answer.matching import Sentence, name_spelling, same_word, split_senten
 from rag.text import content_terms, stem, words
 
 _PRONOUNS = frozenset("he she they it we i you his her their its".split())
-# A capitalised run: words starting upper-case, joined by spaces (and "'s" ends it).
-_RUN = re.compile(r"\b[A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*")
+# A capitalised run: words starting upper-case, joined by spaces; an apostrophe inside a
+# word is part of it ("O'Brien"), but "'s" ends it ("Putin's" names "Putin").
+_NAME_WORD = r"[A-Z](?:[\w.\-]|['’](?![sS]\b)(?=\w))*"
+NAME_RUN = re.compile(rf"\b{_NAME_WORD}(?:[ \t]+{_NAME_WORD})*")
 # ", spokesperson for the Kremlin," right after a name, or "the military chief, NAME" before.
 _APPOSITION_AFTER = re.compile(r"^,\s+((?:the\s+|a\s+|an\s+)?[a-z][^,.;:“”\"]{2,60}),")
 _APPOSITION_BEFORE = re.compile(r"(?:^|\s)((?:the\s+|a\s+)?[^,.;:“”\"]{2,60}),\s*$")
@@ -35,7 +37,7 @@ class NameMention:
 def name_mentions(text: str, sentence_start: int = 0) -> list[NameMention]:
     """The capitalised runs of `text` (the sentence's first word only if it is no stopword)."""
     mentions = []
-    for match in _RUN.finditer(text):
+    for match in NAME_RUN.finditer(text):
         start, run = match.start(), match.group().rstrip(".")
         tokens = run.split()
         if start == sentence_start and tokens and content_terms(tokens[0]) == []:
