@@ -2,8 +2,9 @@
 
 import pytest
 
+from rag.answer.conversation import condense
 from rag.answer.matching import name_spelling
-from rag.answer.names import best_matching, name_mentions, surname
+from rag.answer.names import PERSON_PRONOUNS, best_matching, name_mentions, surname
 from rag.text import content_terms, sentence_spans, stem
 from tests.conftest import SEED_FILE
 
@@ -53,3 +54,17 @@ def test_a_person_resolves_by_surname_full_name_title_or_apposition(description,
 
 def test_a_description_matching_too_little_resolves_to_no_one():
     assert _who("the Chinese foreign minister of trade") == set()
+
+
+@pytest.mark.parametrize("pronoun", sorted(PERSON_PRONOUNS | {"it", "we", "i", "you"}))
+def test_a_capitalised_pronoun_opens_no_name(pronoun):
+    """One pronoun list for names and follow-ups: "Him", "Them" and "Hers" opened names
+    here while the follow-up resolver knew them as pronouns."""
+    text = f"{pronoun.capitalize()} Keir Starmer praised."
+    assert [m.text for m in name_mentions(text)] == ["Keir Starmer"]
+
+
+@pytest.mark.parametrize("pronoun", sorted(PERSON_PRONOUNS))
+def test_every_person_pronoun_of_a_follow_up_takes_the_earlier_name(pronoun):
+    standalone = condense(f"Why did {pronoun} agree?", ["What did Peskov say?"])
+    assert "Peskov" in standalone and f" {pronoun} " not in standalone

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.names import NAME_RUN
+from rag.answer.names import NAME_RUN, PERSON_PRONOUNS, POSSESSIVE_PRONOUNS
 from rag.text import names_in
 
 _LEADING_AND = re.compile(r"^(?:and|but|so|also)\s*,?\s+", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^(?:what|how)\s+about\s+(.+?)\s*\??$", re.IGNORECASE)
 _ABOUT_TAIL = re.compile(r"\s+(?:about|on|regarding)\s+.+$", re.IGNORECASE)
-_PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
-_POSSESSIVE = frozenset({"his", "her", "hers", "their"})
+_PRONOUN = re.compile(rf"\b(?:{'|'.join(sorted(PERSON_PRONOUNS))})\b", re.IGNORECASE)
 _POSSESSIVE_S = re.compile(r"['’]s$")
 
 
@@ -54,4 +53,4 @@ def condense(question: str, previous_queries: list[str]) -> str:
 
 
 def _replace(pronoun: str, subject: str) -> str:
-    return f"{subject}’s" if pronoun.lower() in _POSSESSIVE else subject
+    return f"{subject}’s" if pronoun.lower() in POSSESSIVE_PRONOUNS else subject

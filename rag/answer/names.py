@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from rag.answer.matching import Sentence, name_spelling, same_word, split_sentences
 from rag.text import content_terms, stem, words
 
-_PRONOUNS = frozenset("he she they it we i you his her their its".split())
+# Pronouns, one list: those that stand for a person (a follow-up's "he" takes the earlier
+# question's name; "his" its possessive), and all of them open no name when capitalised.
+PERSON_PRONOUNS = frozenset("he she him her his hers they them their".split())
+POSSESSIVE_PRONOUNS = frozenset("his her hers their".split())
+_PRONOUNS = PERSON_PRONOUNS | frozenset("it its we i you".split())
 # A capitalised run: words starting upper-case, joined by spaces; an apostrophe inside a
 # word is part of it ("O'Brien"), but "'s" ends it ("Putin's" names "Putin").
 _NAME_WORD = r"[A-Z](?:[\w.\-]|['’](?![sS]\b)(?=\w))*"
