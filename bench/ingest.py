@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import HOTPOT_CORPUS, Clock, write_json
 from rag import RagEngine, Settings
 from rag.embedding import cl100k_tokenizer, default_model_path
-from rag.extract import Limits
+from rag.file_text import Limits
 from rag.index import make_splitter
 from rag.loaders import collect_files, load_documents
 

@@ -30,7 +30,7 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.extract import ExtractionError, Limits, page_at
+from rag.file_text import ExtractionError, Limits, page_at
 from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents, read_source_text
 from rag.retrieve import RETRIEVAL_MODES, Retriever

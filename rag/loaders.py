@@ -12,7 +12,7 @@ from pathlib import Path
 from llama_index.core import Document
 from llama_index.core.readers.base import BaseReader
 
-from rag.extract import SUPPORTED_SUFFIXES, ExtractionError, Limits, extract, source_text
+from rag.file_text import SUPPORTED_SUFFIXES, ExtractionError, Limits, extract, source_text
 from rag.text import DATE
 
 logger = logging.getLogger(__name__)

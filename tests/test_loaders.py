@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
 
-from rag.extract import SUPPORTED_SUFFIXES, Limits, page_at
+from rag.file_text import SUPPORTED_SUFFIXES, Limits, page_at
 from rag.loaders import collect_files, load_documents, read_source_text
 from tests.conftest import make_pdf
 

@@ -12,7 +12,7 @@ from starlette.routing import Mount
 
 from rag import RagEngine, RagError, Settings
 from rag.config import MAX_TOP_K
-from rag.extract import SUPPORTED_SUFFIXES
+from rag.file_text import SUPPORTED_SUFFIXES
 from rag.retrieve import RETRIEVAL_MODES
 from ui.api import build_api, health_route
 from ui.chat import ChatEvents
