@@ -15,6 +15,7 @@ _NLTK_EXTRAS = ("sklearn", "scipy")
 # embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
 SPLITTER_VERSION = 4
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
+_POSSESSIVE = re.compile(r"['’]s$")
 # A date as documents write it in a dateline or a header: "March 13, 2025", "2025-03-13".
 DATE = re.compile(
     r"\b(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
@@ -125,6 +126,11 @@ def _continues(sentence: str, following: str) -> bool:
 def words(text: str) -> list[str]:
     """The words of a text, in order, as written."""
     return _WORD.findall(text)
+
+
+def without_possessive(word: str) -> str:
+    """A word without its possessive "'s" ("Putin's" → "Putin")."""
+    return _POSSESSIVE.sub("", word)
 
 
 def content_terms(text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import re
 
 from rag.answer.names import NAME_RUN, PERSON_PRONOUNS, POSSESSIVE_PRONOUNS
-from rag.text import names_in
+from rag.text import names_in, without_possessive
 
 _LEADING_AND = re.compile(r"^(?:and|but|so|also)\s*,?\s+", re.IGNORECASE)
 _WHAT_ABOUT = re.compile(r"^(?:what|how)\s+about\s+(.+?)\s*\??$", re.IGNORECASE)
 _ABOUT_TAIL = re.compile(r"\s+(?:about|on|regarding)\s+.+$", re.IGNORECASE)
 _PRONOUN = re.compile(rf"\b(?:{'|'.join(sorted(PERSON_PRONOUNS))})\b", re.IGNORECASE)
-_POSSESSIVE_S = re.compile(r"['’]s$")
 
 
 def _subject(query: str) -> str:
     """The first run of names in a query ("Vladimir Putin" in "What did Vladimir Putin say?",
     "Putin" in "What did Putin's spokesman say?")."""
-    names = {_POSSESSIVE_S.sub("", name) for name in names_in(query)}
+    names = {without_possessive(name) for name in names_in(query)}
     for match in NAME_RUN.finditer(query):
         run = [w for w in match.group().rstrip(".").split() if w in names]
         if run:

@@ -20,7 +20,7 @@ from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
 from rag.answer.ranking import MIN_WORDS, Scored, title_core
 from rag.links import without_disambiguation
-from rag.text import content_terms, words
+from rag.text import content_terms, without_possessive, words
 from rag.types import Passage
 
 # How many of the best sentences are paired.
@@ -90,13 +90,10 @@ def _named_sources(sentences: list[Scored]) -> dict[int, set[str]]:
     return named
 
 
-_POSSESSIVE = re.compile(r"['’]s$")
-
-
 @lru_cache(maxsize=4096)
 def _word_string(text: str) -> str:
     """The text's words, lower-cased, possessives dropped, space-separated and padded."""
-    return " " + " ".join(_POSSESSIVE.sub("", w.lower()) for w in words(text)) + " "
+    return " " + " ".join(without_possessive(w.lower()) for w in words(text)) + " "
 
 
 @lru_cache(maxsize=1024)
