@@ -258,7 +258,7 @@ class RagEngine:
 
     def retrieve(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The passages `ask` would answer `query` from (no synthesis, no follow-up handling)."""
-        retriever = self.retriever(self.load_index())
+        retriever = self.retriever()
         passages, _ = retriever.retrieve(query, k or self.settings.top_k, mode)
         return passages
 
@@ -309,7 +309,7 @@ class RagEngine:
         if k is not None and not 1 <= k <= MAX_TOP_K:
             raise RagError(f"Passages to retrieve must be 1 to {MAX_TOP_K}, not {k}.")
         question = question.strip()
-        retriever = self.retriever(self.load_index())  # built once per index version
+        retriever = self.retriever()  # built once per index version
         started = time.perf_counter()
         query, notice = self._condense(question, history or [])
         answer = Answer(question=question, query=query, text="", citations=[], retrieved=[])
