@@ -61,11 +61,11 @@ def _timings(engine: RagEngine, variants: dict, count: int) -> dict:
 def measure(pool_dir: Path, size: int, count: int, pg_url: str | None = None) -> dict:
     """FAISS; with `pg_url`, then the same index migrated into PostgreSQL."""
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
-    corpus, real = build(pool_engine.load_index(), size)
-    del pool_engine
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir))
-        corpus.persist(settings.index_dir)
+        corpus, real = build(pool_engine.load_index(), size, settings.index_dir)
+        del pool_engine
+        corpus.persist()
         del corpus
         engine = RagEngine(settings)
         paths = sorted({d.source for d in engine.documents()})

@@ -18,8 +18,8 @@ from bench.common import HOTPOT_CORPUS, Clock, write_json
 from rag import RagEngine, Settings
 from rag.embedding import cl100k_tokenizer, default_model_path
 from rag.file_text import Limits
-from rag.index import make_splitter
 from rag.loaders import collect_files, load_documents
+from rag.reading.splitter import make_splitter
 
 
 def _rate(chunks: int, mb: float, clock: Clock) -> dict:

@@ -37,10 +37,10 @@ from bench.common import (
     write_json,
 )
 from rag import RagEngine, Settings
-from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
-from rag.index import CorpusIndex
-from rag.sentence_vectors import SentenceStore
-from rag.vectors import VectorIndexPolicy
+from rag.store.faiss.corpus import FaissCorpus
+from rag.store.faiss.docstore import DOCSTORE_FILE, SqliteDocumentStore
+from rag.store.faiss.vectors import VectorIndexPolicy
+from rag.store.sentence_vectors import SentenceStore
 
 STAGES = ("embed", "dense", "bm25", "fusion", "search", "synthesize", "total")
 NOISE = 0.03  # per dimension: a copy's cosine to its source is ~0.85
@@ -52,13 +52,14 @@ def _noisy(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return moved / np.linalg.norm(moved, axis=1, keepdims=True)
 
 
-def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int]:
-    """A CorpusIndex of `size` chunks from the pool, and how many of them are real."""
+def build(pool: FaissCorpus, size: int, index_dir: Path, seed: int = 0) -> tuple[FaissCorpus, int]:
+    """A FaissCorpus of `size` chunks from the pool, to persist in `index_dir`, and how many
+    of them are real."""
     rng = np.random.default_rng(seed)
     real = sorted(pool.index.docstore.docs.values(), key=lambda n: n.node_id)
     vectors = pool.chunk_vectors([n.node_id for n in real])
     policy = VectorIndexPolicy.from_settings(Settings())
-    corpus = CorpusIndex.create(pool.embed_model, "all-MiniLM-L6-v2", policy)
+    corpus = FaissCorpus.create(index_dir, pool.embed_model, "all-MiniLM-L6-v2", policy)
     spans, sentence_vectors = {}, {}
     # The pool's sentences read once: its store reads them from disk on each lookup.
     pool_spans = {n.node_id: pool.sentences.spans[n.node_id] for n in real}
@@ -98,7 +99,7 @@ def build(pool: CorpusIndex, size: int, seed: int = 0) -> tuple[CorpusIndex, int
     return corpus, min(size, len(real))
 
 
-def recall_at_10(corpus: CorpusIndex, vectors: np.ndarray) -> float:
+def recall_at_10(corpus: FaissCorpus, vectors: np.ndarray) -> float:
     """Share of the exact top 10 (a full scan of the stored vectors) that the index returns."""
     ids = sorted(corpus.index.docstore.node_ids())  # the keys only: no node is built
     best = np.full((len(vectors), 10), -np.inf, np.float32)
@@ -176,14 +177,14 @@ def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> 
     """
     pool_engine = RagEngine(Settings(data_dir=pool_dir))
     pool = pool_engine.load_index()
-    started = time.perf_counter()
-    corpus, real = build(pool, size)
-    build_s = time.perf_counter() - started
-    del pool, pool_engine
     with _data_dir(keep) as data_dir:
         index_dir = Settings(data_dir=Path(data_dir)).index_dir
         started = time.perf_counter()
-        corpus.persist(index_dir)
+        corpus, real = build(pool, size, index_dir)
+        build_s = time.perf_counter() - started
+        del pool, pool_engine
+        started = time.perf_counter()
+        corpus.persist()
         persist_s = time.perf_counter() - started
         del corpus
         disk = {

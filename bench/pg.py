@@ -28,10 +28,12 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from bench.common import write_json
 from rag.config import Settings
-from rag.index import CorpusIndex
-from rag.pgstore import PgCorpus, _Write, migrate
 from rag.retrieve import Retriever
-from rag.sentence_vectors import SentenceStore
+from rag.store.corpus import Corpus
+from rag.store.faiss.corpus import FaissCorpus
+from rag.store.pg.corpus import DocumentWrite, PgCorpus
+from rag.store.pg.migrate import migrate
+from rag.store.sentence_vectors import SentenceStore
 
 DIM = 384
 CHUNKS_PER_DOC = 10
@@ -43,7 +45,7 @@ def _unit(rng: np.random.Generator, rows: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def synthetic_writes(size: int, seed: int = 0) -> list[_Write]:
+def synthetic_writes(size: int, seed: int = 0) -> list[DocumentWrite]:
     """`size` chunks in documents of 10, with vectors and two sentences each."""
     rng = np.random.default_rng(seed)
     vocabulary = [f"w{i}" for i in range(5000)]
@@ -67,11 +69,15 @@ def synthetic_writes(size: int, seed: int = 0) -> list[_Write]:
             half = text.index(". ") + 1
             spans[node.node_id] = [(0, half), (half + 1, len(text))]
             sv[node.node_id] = sentence_vectors[2 * c : 2 * c + 2]
-        writes.append(_Write(doc, nodes, SentenceStore(spans, sv), "2026-01-01T00:00:00+00:00"))
+        writes.append(
+            DocumentWrite(doc, nodes, SentenceStore(spans, sv), "2026-01-01T00:00:00+00:00")
+        )
     return writes
 
 
-def _queries(writes: list[_Write], count: int, seed: int = 1) -> list[tuple[str, np.ndarray]]:
+def _queries(
+    writes: list[DocumentWrite], count: int, seed: int = 1
+) -> list[tuple[str, np.ndarray]]:
     """A chunk's words and its vector plus noise: a question that chunk answers."""
     rng = np.random.default_rng(seed)
     nodes = [n for w in writes for n in w.nodes]
@@ -92,7 +98,7 @@ def _ms(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _latency(corpus: CorpusIndex, settings: Settings, queries: list) -> dict[str, float]:
+def _latency(corpus: Corpus, settings: Settings, queries: list) -> dict[str, float]:
     retriever = Retriever(corpus, settings)
     samples = []
     for text, vector in queries:
@@ -103,9 +109,9 @@ def _latency(corpus: CorpusIndex, settings: Settings, queries: list) -> dict[str
     return _ms(samples[5:])  # the first queries warm caches (PostgreSQL's buffers, numpy)
 
 
-def _faiss(writes: list[_Write], folder: Path) -> tuple[CorpusIndex, float]:
-    """A FAISS CorpusIndex of the writes, and the seconds its insert + persist took."""
-    corpus = CorpusIndex.create(MockEmbedding(embed_dim=DIM), "synthetic")
+def _faiss(writes: list[DocumentWrite], folder: Path) -> tuple[FaissCorpus, float]:
+    """A FaissCorpus of the writes, and the seconds its insert + persist took."""
+    corpus = FaissCorpus.create(folder / "index", MockEmbedding(embed_dim=DIM), "synthetic")
     started = time.perf_counter()
     for w in writes:
         corpus.sentences.spans.update(w.sentences.spans)
@@ -113,7 +119,7 @@ def _faiss(writes: list[_Write], folder: Path) -> tuple[CorpusIndex, float]:
     corpus.index.insert_nodes([n for w in writes for n in w.nodes])
     for w in writes:
         corpus.index.docstore.set_document_hash(w.doc.doc_id, w.doc.hash)
-    corpus.persist(folder / "index")
+    corpus.persist()
     return corpus, time.perf_counter() - started
 
 
@@ -130,7 +136,7 @@ def _start(url: str, table: str, settings: Settings, query: tuple) -> tuple[floa
     """
     started = time.perf_counter()
     corpus = _pg(url, table)
-    corpus.index  # noqa: B018 - loads the snapshot an instance reads at start
+    corpus.lexical_index()  # the snapshot an instance loads at start: the stored BM25, ids
     snapshot_s = time.perf_counter() - started
     Retriever(corpus, settings).search(*query, settings.top_k)
     return snapshot_s, time.perf_counter() - started

@@ -6,7 +6,7 @@ Each dev set's corpus index (cached like `rag eval --corpus`; run with RAG_DATA_
 at the data dir that holds `eval-corpora/`) is copied into PostgreSQL, and its questions are
 asked of the pgvector store three times, the dense side and the fusion unchanged:
 - `bm25`: the product's sparse side, bm25s over the chunk texts and their sentences
-  (rag.bm25, built by the writer and stored);
+  (rag.store.bm25, built by the writer and stored);
 - `fts_websearch`: `ts_rank` over a `tsvector` column with a GIN index, for the chunk and
   (in a second table) for each sentence, queried with `websearch_to_tsquery` (every word
   must occur);
@@ -32,9 +32,9 @@ from evals.corpus import engine_for_corpus
 from evals.runner import load_cases, run_eval, summarize
 from rag.config import Settings
 from rag.engine import RagEngine
-from rag.pgstore import PgCorpus
 from rag.reading.chunks import sentence_texts
 from rag.retrieve import Retriever
+from rag.store.pg.corpus import PgCorpus
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 _QUERIES = {
@@ -48,7 +48,7 @@ def add_fts(corpus: PgCorpus) -> None:
     chunks = corpus._chunks.name
     sentences = f"{chunks}_fts_sentences"
     every = corpus._full_snapshot()  # a serving instance's snapshot holds no texts or spans
-    nodes = list(every.index.docstore.docs.values())
+    nodes = list(every.docstore.docs.values())
     rows = [
         {"chunk_id": node.node_id, "text": text}
         for node in nodes

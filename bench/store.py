@@ -4,7 +4,7 @@
 
 Vectors: the pool's real chunk and sentence vectors, perturbed with Gaussian noise and
 renormalised (so they cluster like real text); queries: other perturbed pool vectors.
-One search thread, as the retriever sets. IVF is the engine's own (rag.vectors.build_ivf:
+One search thread, as the retriever sets. IVF is the engine's own (store.faiss.vectors.build_ivf:
 lists, training sample and nprobe as an ingest past RAG_INDEX_THRESHOLD builds them).
 HNSW is measured only up to 100k: its 1M build takes ~8.5 min on these cores (DESIGN.md),
 past this benchmark's time box.
@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import percentiles, write_json
 from rag import RagEngine, Settings
-from rag.vectors import VectorIndexPolicy, build_ivf, flat_index, list_count
+from rag.store.faiss.vectors import VectorIndexPolicy, build_ivf, flat_index, list_count
 
 QUERIES = 200
 K = 10
@@ -67,7 +67,7 @@ def measure_size(base: np.ndarray, size: int, rng: np.random.Generator) -> dict:
     exact, flat_ms = _timed_search(flat, queries)
     row: dict = {"chunks": size, "flat": percentiles(flat_ms)}
     del flat
-    # The engine's own IVF (rag.vectors): built from a flat store, as an ingest does.
+    # The engine's own IVF (rag.store.faiss.vectors): built from a flat store, as an ingest does.
     policy = VectorIndexPolicy()
     ids = np.arange(size, dtype=np.int64)
     stored = flat_index(dim)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,8 +36,8 @@ from evals.metrics import hit_curve, retrieval_metrics  # noqa: E402
 from evals.runner import load_cases  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.engine import RagEngine  # noqa: E402
-from rag.index import CorpusIndex  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
+from rag.store.faiss.corpus import FaissCorpus  # noqa: E402
 
 SETS = {"squad-v2": "squad-v2", "hotpotqa": "hotpotqa"}
 K = 10
@@ -147,7 +148,8 @@ class DevSet:
 def latency_at_scale(dev: DevSet, settings: Settings, size: int) -> dict[str, float]:
     """Warm `retrieve` latency (ms) over `size` chunks: the set's chunks repeated under new
     ids, with their stored vectors (nothing re-embedded), and the dev questions."""
-    corpus = CorpusIndex.create(dev.index.embed_model, "scale-test")
+    never_persisted = Path(tempfile.gettempdir()) / "rag-scale-test"
+    corpus = FaissCorpus.create(never_persisted, dev.index.embed_model, "scale-test")
     originals = list(dev.index.index.docstore.docs.values())
     copies = []
     for n in range(size):

@@ -8,9 +8,9 @@ from pathlib import Path
 from rag.config import Settings
 from rag.engine import IngestReport, RagEngine
 from rag.errors import IndexMissingError
-from rag.index import FORMAT_VERSION, require_index
 from rag.loaders import collect_files
 from rag.onnx_embedding import VECTORS_VERSION
+from rag.store.faiss.corpus import FORMAT_VERSION, require_index
 from rag.text import SPLITTER_VERSION
 
 

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         "word-pieces, so keep it below ~200).",
     )
     chunk_overlap: int = Field(20, ge=0, description="Token overlap between chunks.")
-    # Vector index kind (rag.vectors): exact search is over budget past ~100k chunks.
+    # Vector index kind (rag.store.faiss.vectors): exact search is over budget past ~100k chunks.
     index_kind: Literal["auto", "flat", "ivf"] = Field(
         "auto",
         description="FAISS index of the chunk vectors: `flat` (exact), `ivf` (approximate; "
@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         description="The HTTP API's key (`Authorization: Bearer KEY`). Unset: the API answers "
         "on a loopback address only.",
     )
-    # The shared PostgreSQL store (rag.pgstore): see README "Sharing one store".
+    # The shared PostgreSQL store (rag.store.pg.corpus): see README "Sharing one store".
     store: Literal["faiss", "pgvector"] = Field(
         "faiss",
         description="Where the chunks live: `faiss` (files in the data dir) or `pgvector` "

@@ -31,12 +31,14 @@ from rag.errors import (
     RagError,
 )
 from rag.file_text import ExtractionError, Limits, page_at
-from rag.index import CorpusIndex, DocumentInfo, make_splitter, require_index
 from rag.loaders import Rejection, collect_files, load_documents, read_source_text
+from rag.reading.splitter import make_splitter
 from rag.retrieve import RETRIEVAL_MODES, Retriever
+from rag.store.corpus import Corpus, DocumentInfo
+from rag.store.faiss.corpus import FaissCorpus, require_index
+from rag.store.faiss.vectors import VectorIndexPolicy
 from rag.text import sentence_spans
 from rag.types import Answer, Passage
-from rag.vectors import VectorIndexPolicy
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -78,7 +80,7 @@ class RagEngine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self._index: CorpusIndex | None = None
+        self._index: Corpus | None = None
         self._retriever: Retriever | None = None
         self._write_lock = threading.Lock()
 
@@ -100,7 +102,7 @@ class RagEngine:
     def _vector_policy(self) -> VectorIndexPolicy:
         return VectorIndexPolicy.from_settings(self.settings)
 
-    def load_index(self) -> CorpusIndex:
+    def load_index(self) -> Corpus:
         """The index this engine answers from, loaded on first use and again when another
         process or instance has written a newer version (IndexMissingError: none yet)."""
         if self._index is not None and self._index.stale():
@@ -110,23 +112,25 @@ class RagEngine:
             sentence_spans("Warm up. The sentence splitter loads its model on first use.")
         return self._index
 
-    def _open_index(self, create: bool) -> CorpusIndex:
-        """The configured store: FAISS files in the data dir, or PostgreSQL (rag.pgstore)."""
+    def _open_index(self, create: bool) -> Corpus:
+        """The configured store: FAISS files in the data dir, or PostgreSQL (rag.store.pg)."""
         if self.settings.store == "pgvector":
-            from rag.pgstore import PgCorpus  # sqlalchemy and pgvector: only when used
+            from rag.store.pg.corpus import PgCorpus  # sqlalchemy and pgvector: only when used
 
             return PgCorpus.open(
                 self.settings, self.embed_model, self._model_name, require_documents=not create
             )
         if create:
-            return CorpusIndex.create(self.embed_model, self._model_name, self._vector_policy)
+            return FaissCorpus.create(
+                self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
+            )
         require_index(self.settings.index_dir)  # before the slow model load
-        return CorpusIndex.load(
+        return FaissCorpus.load(
             self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
         )
 
     @contextmanager
-    def _writing(self, create: bool = False) -> Iterator[CorpusIndex]:
+    def _writing(self, create: bool = False) -> Iterator[Corpus]:
         """One writer per data dir, across threads and processes: a private copy of the index
         as it is on disk (or, with `create`, a new one when there is none) to change and
         persist.
@@ -151,7 +155,7 @@ class RagEngine:
             finally:
                 lock.release()
 
-    def _private_index(self, create: bool) -> CorpusIndex:
+    def _private_index(self, create: bool) -> Corpus:
         try:
             return self._open_index(create=False)
         except IndexMissingError:
@@ -159,12 +163,12 @@ class RagEngine:
                 raise
             return self._open_index(create=True)
 
-    def _serve(self, index: CorpusIndex) -> None:
+    def _serve(self, index: Corpus) -> None:
         """Answer from `index` from now on (its BM25 and title links are built on first use)."""
         self._index = index
         self._retriever = None
 
-    def retriever(self, index: CorpusIndex | None = None) -> Retriever:
+    def retriever(self, index: Corpus | None = None) -> Retriever:
         """The retriever over `index` (default: `load_index()`) as it is now: BM25 and title
         links are built from it, and it keeps answering from that version."""
         index = index if index is not None else self.load_index()
@@ -201,7 +205,7 @@ class RagEngine:
             )
             outcomes = index.upsert(documents, splitter, show_progress)
             if any(o != "unchanged" for o in outcomes.values()):
-                index.persist(self.settings.index_dir)
+                index.persist()
             self._serve(index)
         return IngestReport(
             outcomes=outcomes,
@@ -212,10 +216,11 @@ class RagEngine:
 
     def migrate_to_pgvector(self) -> int:
         """Copy the FAISS index of the data dir into PostgreSQL (RAG_PG_URL), vectors included."""
-        from rag.pgstore import PgCorpus, migrate
+        from rag.store.pg.corpus import PgCorpus
+        from rag.store.pg.migrate import migrate
 
         require_index(self.settings.index_dir)
-        source = CorpusIndex.load(
+        source = FaissCorpus.load(
             self.settings.index_dir, self.embed_model, self._model_name, self._vector_policy
         )
         target = PgCorpus.open(
@@ -238,7 +243,7 @@ class RagEngine:
                 "the passages in answers still hold its indexed text."
             ) from error
 
-    def _find_document(self, index: CorpusIndex, source: str | Path) -> DocumentInfo:
+    def _find_document(self, index: Corpus, source: str | Path) -> DocumentInfo:
         wanted = str(Path(source).resolve()) if Path(source).exists() else str(source)
         match = [d for d in index.documents() if wanted in (d.source, d.doc_id)]
         if not match:
@@ -252,7 +257,7 @@ class RagEngine:
         with self._writing() as index:
             found = self._find_document(index, source)
             index.delete(found.doc_id)
-            index.persist(self.settings.index_dir)
+            index.persist()
             self._serve(index)
         return found
 

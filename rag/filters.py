@@ -5,7 +5,7 @@ The API type is llama-index's `MetadataFilters`. Both stores honour the same sub
 chunk carries its document's metadata: `file_name`, `file_path` (absolute), `title`, `date`.
 The retriever evaluates a filter once per corpus version, in process, over the chunks'
 metadata (BM25 and the title links need that); dense search takes it as a FAISS id selector
-or, on PostgreSQL, as the admitted ids (a few) or a SQL condition (rag.pgstore).
+or, on PostgreSQL, as the admitted ids (a few) or a SQL condition (rag.store.pg.corpus).
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class OnnxEmbedding(BaseEmbedding):
     model_path: str
     onnx_path: str
     batch_threads: int = 0  # 0: one per core
-    pool_sentences: bool = True  # sentence vectors from the chunk's pass (rag.sentence_vectors)
+    pool_sentences: bool = (
+        True  # sentence vectors from the chunk's pass (rag.store.sentence_vectors)
+    )
 
     _tokenizer: Any = PrivateAttr()
     _sessions: dict[int, Any] = PrivateAttr(default_factory=dict)

@@ -18,9 +18,9 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from rag.config import Settings
-from rag.index import CorpusIndex
 from rag.links import TitleLinker
 from rag.reading.chunks import vector_spans
+from rag.store.corpus import Corpus
 from rag.types import Passage
 
 if TYPE_CHECKING:
@@ -53,9 +53,9 @@ class _Query:
 
 
 class Retriever:
-    """Ranks the chunks of one CorpusIndex for a query; rebuild it when the index changes."""
+    """Ranks the chunks of one Corpus for a query; rebuild it when the corpus changes."""
 
-    def __init__(self, corpus: CorpusIndex, settings: Settings) -> None:
+    def __init__(self, corpus: Corpus, settings: Settings) -> None:
         self.corpus = corpus
         self.settings = settings
         # One query at a time: waking FAISS's OpenMP threads costs more than searching 10k
@@ -71,7 +71,7 @@ class Retriever:
         self._links_of: dict[int, set[str]] = {}
         self._linker = TitleLinker(lexical.titles.items())
         # Each chunk's metadata, for metadata filters: read on the first filtered question
-        # (a load builds no chunk any more: rag.lexical).
+        # (a load builds no chunk any more: rag.store.lexical).
         self._chunk_metadata: list[dict] | None = None
         self._filters: dict[str, ChunkFilter] = {}
 
@@ -119,7 +119,7 @@ class Retriever:
         q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25, allowed)
         ranked = self._rank(query, q, k, self._mode_settings(mode))
         # On a shared store a chunk deleted since the snapshot is left out: fewer passages.
-        nodes = self.corpus.index.docstore.get_nodes([c for c, _ in ranked], raise_error=False)
+        nodes = self.corpus.nodes([c for c, _ in ranked])
         by_id = {node.node_id: node for node in nodes}
         kept = [(by_id[c], score) for c, score in ranked if c in by_id]
         # A shared store fetches sentence vectors per query: these passages' in one round trip.
@@ -139,7 +139,7 @@ class Retriever:
     def _with_unit_cosines(self, passage: Passage, vector: np.ndarray) -> Passage:
         """The passage with each unit's cosine to the query, from the stored sentence vectors."""
         spans = vector_spans(passage.text, passage.units)
-        vectors = self.corpus.sentences.vectors[passage.chunk_id]
+        vectors = self.corpus.sentence_vectors(passage.chunk_id)
         if len(vectors) != len(spans):  # an index written before units were stored
             return passage
         cosine = dict(zip(spans, (vectors.astype(np.float32) @ vector).tolist(), strict=True))
@@ -149,7 +149,7 @@ class Retriever:
     def opening(self, doc_id: str, count: int = 2) -> list[Passage]:
         """The first `count` chunks of a document, in order: where it says what it is."""
         ids = [self._chunk_ids[p] for p in self._doc_chunks[doc_id]]
-        nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
+        nodes = self.corpus.nodes(ids)
         nodes = sorted(nodes, key=lambda n: getattr(n, "start_char_idx", None) or 0)[:count]
         return [
             Passage.from_node(NodeWithScore(node=node, score=0.0), rank)
@@ -207,7 +207,7 @@ class Retriever:
         """Each chunk's cosine to the query, and its best sentence's."""
         ids = [self._chunk_ids[p] for p in positions]
         chunk = self.corpus.chunk_vectors(ids) @ vector
-        per_chunk = [self.corpus.sentences.vectors[c] for c in ids]
+        per_chunk = [self.corpus.sentence_vectors(c) for c in ids]
         counts = np.array([len(v) for v in per_chunk])
         best = np.full(len(ids), -1.0)
         if counts.sum():
@@ -258,7 +258,7 @@ class Retriever:
         new = [p for p in positions if p not in self._links_of]
         if new:
             ids = [self._chunk_ids[p] for p in new]
-            nodes = self.corpus.index.docstore.get_nodes(ids, raise_error=False)
+            nodes = self.corpus.nodes(ids)
             text = {node.node_id: node.get_content() for node in nodes}
             for p, chunk_id in zip(new, ids, strict=True):
                 named = self._linker.linked(text[chunk_id]) if chunk_id in text else set()

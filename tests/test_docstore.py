@@ -10,8 +10,8 @@ import pytest
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from rag import RagEngine, Settings
-from rag.docstore import DOCSTORE_FILE, SqliteDocumentStore
 from rag.errors import IndexCorruptError
+from rag.store.faiss.docstore import DOCSTORE_FILE, SqliteDocumentStore
 
 
 def _node(node_id: str, text: str, doc: str) -> TextNode:

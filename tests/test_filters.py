@@ -21,8 +21,8 @@ from rag import RagError
 from rag.cli import app
 from rag.errors import NoMatchingDocumentError
 from rag.filters import parse_filters, select_chunks
-from rag.index import CorpusIndex
-from rag.vectors import VectorIndexPolicy
+from rag.store.faiss.corpus import FaissCorpus
+from rag.store.faiss.vectors import VectorIndexPolicy
 from tests.conftest import OTTERS, SEED_FILE, SHELLS
 
 
@@ -144,7 +144,7 @@ def test_filtered_dense_search_equals_brute_force(tmp_path, kind):
     """FAISS's id selector (and the IVF fallback for a filter in unprobed lists) is exact."""
     writes = synthetic_writes(2000)
     policy = VectorIndexPolicy(kind=kind, nprobe=2)
-    corpus = CorpusIndex.create(MockEmbedding(embed_dim=384), "synthetic", policy)
+    corpus = FaissCorpus.create(tmp_path, MockEmbedding(embed_dim=384), "synthetic", policy)
     corpus.index.insert_nodes([n for w in writes for n in w.nodes])
     corpus.fit_vectors()
     assert corpus.vector_index_kind == kind

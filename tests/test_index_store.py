@@ -3,7 +3,7 @@
 from llama_index.core.data_structs.data_structs import IndexDict, KeywordTable
 from llama_index.core.storage.index_store.simple_index_store import SimpleIndexStore
 
-from rag.index_store import IndexDictStore
+from rag.store.faiss.index_store import IndexDictStore
 
 
 def _index_dict(entries: int) -> IndexDict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag import IndexCorruptError, RagEngine, Settings
-from rag.lexical import LexicalIndex
+from rag.store.lexical import LexicalIndex
 from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files
 

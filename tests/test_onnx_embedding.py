@@ -16,7 +16,7 @@ from rag import IndexCorruptError, ModelMissingError, RagEngine, Settings
 from rag.embedding import default_model_path, embed_texts, load_embed_model
 from rag.onnx_embedding import OnnxEmbedding, open_session
 from rag.onnx_model import build_quantized_model, cached_model_path, weights_file
-from rag.sentence_vectors import _spans_in_embedded
+from rag.store.sentence_vectors import _spans_in_embedded
 from rag.text import sentence_spans
 from tests.conftest import ROOT, SEED_FILE
 

@@ -1,4 +1,4 @@
-"""Sentence spans and vectors persisted as flat arrays (rag.packed): round trip, the older
+"""Sentence spans and vectors persisted as flat arrays (rag.store.packed): round trip, the older
 JSON layout, changes on top of a loaded store, and files that disagree."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import Stemmer
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from rag import IndexCorruptError, RagEngine, Settings
-from rag.bm25 import Bm25Builder
-from rag.packed import DiskArray, PackedSentences, PackedSpans, write_packed
-from rag.sentence_vectors import SentenceStore, sentence_texts
+from rag.store.bm25 import Bm25Builder
+from rag.store.packed import DiskArray, PackedSentences, PackedSpans, write_packed
+from rag.store.sentence_vectors import SentenceStore, sentence_texts
 from tests.conftest import BRIDGE_DOCS, write_files
 
 SPANS = {"b": [(0, 3), (4, 9)], "a": [], "é-chunk": [(1, 2)], "ab": [(5, 7)]}

@@ -26,12 +26,15 @@ from bench.pg_parity import compare_stores
 from bench.pg_server import LocalPostgres, remove, start_postgres
 from bench.ui_load import free_port
 from evals.runner import RETRIEVAL_KEYS
-from rag import RagEngine, Settings, pgstore
+from rag import RagEngine, Settings
 from rag.cli import app
 from rag.errors import IndexMissingError, NoMatchingDocumentError, StoreUnavailableError
 from rag.filters import describe, parse_filters, select_chunks
-from rag.lexical import LexicalIndex
-from rag.pgstore import PgCorpus, sql_condition
+from rag.store.lexical import LexicalIndex
+from rag.store.pg import corpus as pg_corpus
+from rag.store.pg.corpus import PgCorpus
+from rag.store.pg.sql_filters import sql_condition
+from rag.store.pg.stored_lexical import prune
 from tests.conftest import SEED_FILE, SHELLS, otter_corpus, serve_app
 from tests.test_filters import by_name
 
@@ -282,7 +285,7 @@ def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
         conn.execute(sa.text(f"INSERT INTO data_rag_chunks ({columns}) {copy}"))
     writer.dispose()
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
-    with caplog.at_level("INFO", logger="rag.pgstore"):
+    with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
     assert "does not match the chunks" in caplog.text
     assert reader.load_index()._load_snapshot().full
@@ -310,7 +313,7 @@ def test_a_stored_bm25_row_is_never_a_path_or_unchecked_bytes(
             conn.execute(sa.text("UPDATE rag_lexical SET files = :v"), {"v": value.encode()})
     writer.dispose()
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
-    with caplog.at_level("INFO", logger="rag.pgstore"):
+    with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
     assert why in caplog.text
     assert not (tmp_path / "outside").exists() and not Path("/tmp/rag-evil-absolute").exists()
@@ -326,7 +329,7 @@ def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path)
     hours_ago = time.time() - 7200
     for folder in (old, kept):
         os.utime(folder, (hours_ago, hours_ago))
-    pgstore._prune(cache, keep=kept)
+    prune(cache, keep=kept)
     assert sorted(f.name for f in cache.iterdir()) == ["kept", "recent"]
 
 
@@ -342,7 +345,7 @@ def test_a_store_without_a_stored_bm25_builds_it_and_says_so(
     dropper.dispose()
     spy = _BuildSpy(monkeypatch)
     engine = RagEngine(_pg_settings(tmp_path / "b", pg_url))
-    with caplog.at_level("INFO", logger="rag.pgstore"):
+    with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
         assert PESKOV_QUOTE in engine.ask("What did Peskov say?").citations[0].quote
     assert spy.calls == 1
     assert "Building BM25 from every chunk" in caplog.text
@@ -466,7 +469,7 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
 
     corpus = engine.load_index()
     assert isinstance(corpus, PgCorpus)
-    nodes = list(corpus.index.docstore.docs.values())
+    nodes = list(corpus._load_snapshot().docstore.docs.values())
     metadata = [n.metadata for n in nodes]
     table = corpus._chunks
     cases = [
@@ -502,7 +505,7 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
         allowed = select_chunks(filters, [n.node_id for n in nodes], metadata)
         by_id = corpus.nearest(vector, 5, allowed)
         with monkeypatch.context() as patch:
-            patch.setattr(pgstore, "_EXACT_UP_TO", 0)
+            patch.setattr(pg_corpus, "_EXACT_UP_TO", 0)
             in_sql = corpus.nearest(vector, 5, allowed)
         assert [c for c, _ in by_id] == [c for c, _ in in_sql]
         assert {c for c, _ in by_id} <= allowed.chunk_ids and len(by_id) == min(

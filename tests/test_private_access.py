@@ -11,7 +11,7 @@ CHECKED = ("rag", "ui", "evals", "bench")
 # Reaching in on purpose, with the reason.
 ALLOWED = {
     # llama-index's VectorStoreIndex keeps its embedding model private and has no getter.
-    ("rag/index.py", "_embed_model"),
+    ("rag/store/faiss/corpus.py", "_embed_model"),
     # An experiment that swaps the retriever's BM25 for PostgreSQL full-text search.
     ("bench/pg_fts.py", "_bm25"),
     ("bench/pg_fts.py", "_chunk_ids"),

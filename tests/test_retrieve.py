@@ -8,9 +8,9 @@ import pytest
 
 from rag import RagEngine, RagError, Settings
 from rag.answer.ranking import title_core
-from rag.index import CorpusIndex
 from rag.links import TitleLinker, title_key, without_disambiguation
 from rag.retrieve import Retriever
+from rag.store.faiss.corpus import FaissCorpus
 from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files as _write
 
@@ -108,7 +108,7 @@ def test_an_index_without_its_sentences_is_reported_corrupt(tmp_path, missing):
     RagEngine(settings).ingest([corpus])
     (settings.index_dir / missing).unlink()
     with pytest.raises(Exception, match="unreadable"):
-        CorpusIndex.load(settings.index_dir, RagEngine(settings).embed_model, "all-MiniLM-L6-v2")
+        FaissCorpus.load(settings.index_dir, RagEngine(settings).embed_model, "all-MiniLM-L6-v2")
 
 
 @pytest.mark.slow

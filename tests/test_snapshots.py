@@ -12,7 +12,7 @@ import pytest
 
 from rag import RagEngine, Settings
 from rag.errors import IndexCorruptError, IndexMissingError
-from rag.index import CorpusIndex
+from rag.store.faiss.corpus import FaissCorpus
 from tests.test_durability import single_threaded_torch  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def test_loads_during_another_processes_writes_never_see_a_mixed_index(own_setti
     try:
         while time.monotonic() < deadline:
             try:
-                CorpusIndex.load(own_settings.index_dir, model, name)
+                FaissCorpus.load(own_settings.index_dir, model, name)
                 loads += 1
             except (IndexCorruptError, IndexMissingError) as error:
                 failures.append(str(error))
@@ -79,14 +79,14 @@ def test_questions_during_a_write_see_the_previous_version(own_settings, tmp_pat
     before = engine.ask(PESKOV)
     assert "all details of the offer" in before.text
     inside, release = threading.Event(), threading.Event()
-    real_fit = CorpusIndex.fit_vectors
+    real_fit = FaissCorpus.fit_vectors
 
     def paused_fit(self):  # the new chunks are in FAISS and the docstore by now
         inside.set()
         release.wait(30)
         return real_fit(self)
 
-    monkeypatch.setattr(CorpusIndex, "fit_vectors", paused_fit)
+    monkeypatch.setattr(FaissCorpus, "fit_vectors", paused_fit)
     note = tmp_path / "note.md"
     note.write_text("# Peskov\n\nPeskov said nothing else that week.\n")
     writer = threading.Thread(target=engine.ingest, args=([note],))
@@ -113,7 +113,7 @@ def test_a_failed_write_keeps_the_previous_version_answering(own_settings, tmp_p
     def broken_after_inserting(self):  # the new chunks are in FAISS and the docstore by now
         raise RuntimeError("the vector index ran out of memory")
 
-    monkeypatch.setattr(CorpusIndex, "fit_vectors", broken_after_inserting)
+    monkeypatch.setattr(FaissCorpus, "fit_vectors", broken_after_inserting)
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe vault opens on Tuesdays.\n")
     with pytest.raises(RuntimeError, match="out of memory"):

@@ -64,7 +64,7 @@ def test_chunking_imports_nltk_without_scipy_stats():
         "import sys\n"
         "from llama_index.core import Document\n"
         "from llama_index.core.utils import get_tokenizer\n"
-        "from rag.index import make_splitter\n"
+        "from rag.reading.splitter import make_splitter\n"
         "splitter = make_splitter(200, 20, get_tokenizer())\n"
         "nodes = splitter.get_nodes_from_documents([Document(text='One. Two. ' * 300)])\n"
         "assert len(nodes) > 1, nodes\n"

@@ -10,7 +10,7 @@ import pytest
 
 from rag import RagEngine, Settings
 from rag.embedding import embed_texts, load_embed_model
-from rag.vectors import (
+from rag.store.faiss.vectors import (
     VectorIndexPolicy,
     build_flat,
     build_ivf,
@@ -49,7 +49,7 @@ def test_ivf_keeps_ids_through_replace_delete_and_reload(tmp_path):
     engine.delete(corpus / "greene-king.txt")
     reloaded = RagEngine(settings)  # loading runs the FAISS/docstore consistency check
     index = reloaded.load_index()
-    store = faiss.extract_index_ivf(index._store._faiss_index)
+    store = faiss.extract_index_ivf(index.vector_store.client)
     assert index.vector_index_kind == "ivf" and store.nprobe == 3
     assert store.ntotal == index.chunk_count == len(index.index.docstore.docs)
     top = reloaded.ask("Zyxxqorp").retrieved[0]

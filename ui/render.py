@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import Answer, IngestReport
-from rag.index import DocumentInfo
+from rag.store.corpus import DocumentInfo
 from rag.types import Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llama_index.core.constants import DEFAULT_CHUNK_SIZE
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, Document
+from llama_index.core.node_parser.text.sentence import SENTENCE_CHUNK_OVERLAP
+from llama_index.core.schema import BaseNode, Document, TransformComponent
 from pydantic import PrivateAttr
 
+from rag.embedding import cl100k_tokenizer
 from rag.reading.blocks import LEGAL, TEXT, format_of
 from rag.reading.units import (
     SECTION_KEY,
@@ -25,6 +28,7 @@ from rag.reading.units import (
     chunk_reading,
     read_units,
 )
+from rag.text import import_nltk
 
 # Stored with every chunk, but neither embedded nor shown to an LLM.
 READING_KEYS = [UNITS_KEY, SECTIONS_KEY]
@@ -96,3 +100,22 @@ def _annotate(node: BaseNode, units: list[Unit]) -> None:
         node.metadata[SECTION_KEY] = section
     for keys in (node.excluded_embed_metadata_keys, node.excluded_llm_metadata_keys):
         keys.extend(k for k in READING_KEYS if k not in keys)
+
+
+def document_transformations() -> list[TransformComponent]:
+    """What a VectorStoreIndex would split a whole Document with: llama-index's default splitter.
+
+    Chunks reach the index split already (`Corpus.upsert`), so this never runs on a
+    query. Passed explicitly because the index's default, `Settings.transformations`, builds
+    its splitter with llama-index's tokenizer, which loads tiktoken's cl100k_base: ~0.3 s of
+    every cold `rag ask`. Same splitter, with the encoding loaded on first use instead.
+    """
+    return [make_splitter(DEFAULT_CHUNK_SIZE, SENTENCE_CHUNK_OVERLAP, cl100k_tokenizer())]
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:
+    """llama-index's sentence-aware splitter, cutting between the units a document is read
+    into (rag.reading), counting tiktoken cl100k_base tokens."""
+    # The splitter's first sentence split imports all of nltk (~3 s with scipy.stats): ours first.
+    import_nltk()
+    return ReadingSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)

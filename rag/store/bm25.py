@@ -4,7 +4,7 @@ Built a batch of chunks at a time (`Bm25Builder`), keeping only their token ids:
 BM25Retriever.from_defaults takes every node at once, ~10 GiB of nodes and token lists at 1M
 chunks. The tokens and scores are those it makes (bm25s, English stopwords and stemmer).
 
-Built from the chunks when the index is written (rag.lexical), saved with bm25s beside it
+Built from the chunks when the index is written (rag.store.lexical), saved with bm25s beside it
 and memory-mapped when it is loaded, so a load reads it instead of rebuilding it from every
 chunk (~52 s at 100k chunks on 2 cores). An index changed in memory and not yet persisted
 builds it again, so it can never disagree with FAISS and the docstore.
@@ -21,9 +21,9 @@ import Stemmer
 from llama_index.core.schema import BaseNode
 
 from rag.imports import without_optional
-from rag.packed import DiskArray
 from rag.reading.chunks import embed_text, sentence_texts
-from rag.sentence_vectors import SentenceStore
+from rag.store.packed import DiskArray
+from rag.store.sentence_vectors import SentenceStore
 
 # bm25s imports scipy.sparse if it can, for a CSC backend it does not use by default (nor
 # here): ~0.25 s of a cold `rag ask`.

@@ -1,4 +1,11 @@
-"""Chunking, embedding and the FAISS-backed llama-index index, persisted atomically on disk."""
+"""The FAISS store: chunks, vectors, sentences and BM25 in the data dir, swapped in whole.
+
+A llama-index `VectorStoreIndex` over FAISS (rag.store.faiss.id_map), a SQLite docstore
+(rag.store.faiss.docstore) and the index struct (rag.store.faiss.index_store), with the
+sentence vectors (rag.store.sentence_vectors) and BM25 with the titles (rag.store.lexical)
+beside them. A write is persisted as a complete copy and swapped in by renames
+(rag.store.faiss.swap), so a reader in any process sees one version.
+"""
 
 from __future__ import annotations
 
@@ -6,164 +13,79 @@ import datetime as dt
 import json
 import logging
 import shutil
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.constants import DEFAULT_CHUNK_SIZE
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.node_parser.text.sentence import SENTENCE_CHUNK_OVERLAP
-from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
-from llama_index.vector_stores.faiss import FaissMapVectorStore, FaissVectorStore
 
-from rag.docstore import SqliteDocumentStore
-from rag.embedding import backend_of, cl100k_tokenizer, embed_texts
+from rag.embedding import backend_of
 from rag.errors import IndexCorruptError, IndexMissingError
-from rag.index_store import IndexDictStore
-from rag.lexical import LexicalIndex
-from rag.reading.chunks import embed_text
-from rag.reading.splitter import ReadingSplitter
-from rag.sentence_vectors import SentenceStore
-from rag.swap import recover, recoverable, swap_in, swap_lock, sync_tree, version_stamp
-from rag.text import import_nltk
-from rag.vectors import (
-    VectorIndexPolicy,
-    build_flat,
-    build_ivf,
-    configure,
-    flat_index,
-    is_ivf,
-    rebuild_as,
-)
+from rag.reading.splitter import document_transformations
+from rag.store.corpus import DocumentInfo
+from rag.store.faiss.docstore import SqliteDocumentStore
+from rag.store.faiss.id_map import FaissIdMapStore
+from rag.store.faiss.index_store import IndexDictStore
+from rag.store.faiss.swap import recover, recoverable, swap_in, swap_lock, sync_tree, version_stamp
+from rag.store.faiss.vectors import VectorIndexPolicy, flat_index
+from rag.store.lexical import LexicalIndex
+from rag.store.sentence_vectors import SentenceStore, embed_chunks
 
 if TYPE_CHECKING:
     from rag.filters import ChunkFilter
 
 logger = logging.getLogger(__name__)
 
-# 2: sentence vectors and spans stored beside the chunks (rag.sentence_vectors).
-# 3: chunks in docstore.sqlite (rag.docstore), not docstore.json.
-# 4: sentence spans as arrays (rag.packed), not sentence_spans.json; format 3 still loads.
+# 2: sentence vectors and spans stored beside the chunks (rag.store.sentence_vectors).
+# 3: chunks in docstore.sqlite (rag.store.faiss.docstore), not docstore.json.
+# 4: sentence spans as arrays (rag.store.packed), not sentence_spans.json; format 3 still loads.
 FORMAT_VERSION = 4
 _READABLE_FORMATS = (3, 4)
 _META_FILE = "rag_index.json"
-_ID_MAP_FILE = "id_map.json"  # llama-index's FaissMapVectorStore writes it
 
 
-class _FaissIdMapStore(FaissMapVectorStore):
-    """FaissMapVectorStore with ids that stay unique after deletes, and batched adds.
-
-    Upstream numbers a new vector `ntotal`, which after a delete repeats an id still in use.
-    The FAISS index is an IndexIDMap2 over a flat index, or an IVF index (rag.vectors).
-    """
-
-    def __init__(self, faiss_index: Any) -> None:
-        if not is_ivf(faiss_index):
-            super().__init__(faiss_index=faiss_index)
-            return
-        # Upstream accepts only IndexIDMap(2) wrappers; an IVF index maps ids itself.
-        FaissVectorStore.__init__(self, faiss_index=faiss_index)
-        self._node_id_to_faiss_id_map = {}
-        self._faiss_id_to_node_id_map = {}
-
-    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
-        if not nodes:
-            return []
-        first = max(self._faiss_id_to_node_id_map, default=-1) + 1
-        ids = np.arange(first, first + len(nodes), dtype=np.int64)
-        vectors = np.array([node.get_embedding() for node in nodes], dtype="float32")
-        self._faiss_index.add_with_ids(vectors, ids)
-        for faiss_id, node in zip(ids.tolist(), nodes, strict=True):
-            self._node_id_to_faiss_id_map[node.node_id] = faiss_id
-            self._faiss_id_to_node_id_map[faiss_id] = node.node_id
-        return [node.node_id for node in nodes]
-
-    @classmethod
-    def from_persist_path(cls, persist_path: str, fs: Any = None) -> _FaissIdMapStore:
-        """llama-index's, with one string per node id: its two maps each held a copy (and
-        the parsed file a third while both were built: ~0.3 GiB at 1M chunks)."""
-        store = cls(faiss_index=faiss.read_index(persist_path))
-        id_map = json.loads((Path(persist_path).parent / _ID_MAP_FILE).read_text())
-        # Interned: the index struct and the lexical index hold the same ids (rag.lexical).
-        to_faiss = {
-            sys.intern(node_id): int(i) for node_id, i in id_map["node_id_to_faiss_id_map"].items()
-        }
-        if len(id_map.pop("faiss_id_to_node_id_map")) != len(to_faiss):
-            raise ValueError(f"{_ID_MAP_FILE}: its two maps differ in size")
-        del id_map
-        store._node_id_to_faiss_id_map = to_faiss
-        store._faiss_id_to_node_id_map = {i: node_id for node_id, i in to_faiss.items()}
-        return store
-
-    @property
-    def node_ids(self) -> set[str]:
-        return set(self._node_id_to_faiss_id_map)
-
-    def fit(self, policy: VectorIndexPolicy, trained_on: int) -> int:
-        """Rebuild as the kind the policy wants for this size: the count IVF was trained on."""
-        current = self._faiss_index
-        kind = rebuild_as(current, policy, trained_on)
-        if kind is None:
-            return trained_on
-        ids = np.fromiter(
-            self._faiss_id_to_node_id_map, np.int64, len(self._faiss_id_to_node_id_map)
-        )
-        if kind == "flat":
-            self._faiss_index = build_flat(current, ids)
-            return 0
-        self._faiss_index = build_ivf(current, ids, policy)
-        return len(ids)
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One indexed document, as `rag docs` lists it."""
-
-    doc_id: str
-    source: str
-    title: str
-    chunks: int
-    ingested: str  # ISO date and time of the last add or replace (UTC)
-
-
-class CorpusIndex:
-    """The documents' chunks in FAISS + a docstore, with upsert by document."""
+class FaissCorpus:
+    """The documents' chunks in FAISS + a docstore in one folder, with upsert by document."""
 
     # BM25 and titles as persisted with the chunks; None once they change (or never saved).
     _lexical: LexicalIndex | None = None
-    # The folder and version this was loaded from or persisted to (None: only in memory).
-    _loaded_from: tuple[Path, tuple[int, int] | None] | None = None
+    # The version of `folder` this was loaded from or persisted as (None: not on disk yet).
+    _version: tuple[int, int] | None = None
 
     def __init__(
         self,
+        folder: Path,
         index: VectorStoreIndex,
-        store: _FaissIdMapStore,
+        store: FaissIdMapStore,
         meta: dict,
         sentences: SentenceStore | None = None,
         policy: VectorIndexPolicy | None = None,
     ) -> None:
+        self.folder = folder
         self.index = index
-        self._store = store
+        self.vector_store = store
         self._meta = meta
         self._policy = policy or VectorIndexPolicy()
-        configure(store._faiss_index, self._policy)
+        store.configure(self._policy)
         self._ingested: dict[str, str] = meta.setdefault("ingested", {})
         self.sentences = sentences or SentenceStore()
 
     @classmethod
     def create(
-        cls, embed_model: BaseEmbedding, model_name: str, policy: VectorIndexPolicy | None = None
-    ) -> CorpusIndex:
-        """An empty index whose dimension is the model's."""
+        cls,
+        folder: Path,
+        embed_model: BaseEmbedding,
+        model_name: str,
+        policy: VectorIndexPolicy | None = None,
+    ) -> FaissCorpus:
+        """An empty index whose dimension is the model's, to be persisted in `folder`."""
         dim = len(embed_model.get_text_embedding("dimension probe"))
-        store = _FaissIdMapStore(faiss_index=flat_index(dim))
+        store = FaissIdMapStore(faiss_index=flat_index(dim))
         storage = StorageContext.from_defaults(
             vector_store=store, docstore=SqliteDocumentStore.empty(), index_store=IndexDictStore()
         )
@@ -175,7 +97,7 @@ class CorpusIndex:
         )
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
         meta["embed_backend"] = backend_of(embed_model)
-        return cls(index, store, meta, policy=policy)
+        return cls(folder, index, store, meta, policy=policy)
 
     @classmethod
     def load(
@@ -184,7 +106,7 @@ class CorpusIndex:
         embed_model: BaseEmbedding,
         model_name: str,
         policy: VectorIndexPolicy | None = None,
-    ) -> CorpusIndex:
+    ) -> FaissCorpus:
         """The index persisted in `index_dir`; a clear error when missing, corrupt or foreign.
 
         Its files are opened under the swap lock, so a write in another process never makes
@@ -203,7 +125,7 @@ class CorpusIndex:
         embed_model: BaseEmbedding,
         model_name: str,
         policy: VectorIndexPolicy | None,
-    ) -> CorpusIndex:
+    ) -> FaissCorpus:
         rebuild = f"Delete {index_dir} and run `rag ingest DOCS` to rebuild it."
         unreadable = f"The index in {index_dir} is unreadable"
         try:
@@ -224,7 +146,7 @@ class CorpusIndex:
             )
         _check_backend(meta, backend_of(embed_model), index_dir)
         try:
-            store = _FaissIdMapStore.from_persist_dir(str(index_dir))
+            store = FaissIdMapStore.from_persist_dir(str(index_dir))
             storage = StorageContext.from_defaults(
                 vector_store=store,
                 docstore=SqliteDocumentStore.open(index_dir),
@@ -238,15 +160,16 @@ class CorpusIndex:
             lexical = LexicalIndex.load(index_dir)
         except Exception as err:  # any unreadable file: json, faiss, sqlite or pydantic errors
             raise IndexCorruptError(f"{unreadable} ({err}). {rebuild}") from err
-        loaded = cls(index, store, meta, sentences, policy)  # type: ignore[arg-type]
+        loaded = cls(index_dir, index, store, meta, sentences, policy)  # type: ignore[arg-type]
         loaded._lexical = lexical
-        loaded.check_consistency(index_dir)
-        loaded._loaded_from = (index_dir, version_stamp(index_dir, _META_FILE))
+        loaded._check_consistency()
+        loaded._version = version_stamp(index_dir, _META_FILE)
         return loaded
 
-    def check_consistency(self, where: Path) -> None:
+    def _check_consistency(self) -> None:
         """FAISS ids, the index's node list and the docstore must name the same chunks."""
-        in_faiss = self._store.node_ids
+        where = self.folder
+        in_faiss = self.vector_store.node_ids
         in_index = set(self.index.index_struct.nodes_dict.values())
         docstore = self.index.docstore
         # The keys alone: `docstore.docs` would build every node object (seconds at 100k).
@@ -255,7 +178,7 @@ class CorpusIndex:
         )
         same = in_faiss == in_index == in_docstore == self.sentences.chunk_ids
         lexical_same = self._lexical is None or self._lexical.matches(in_docstore, self.sentences)
-        if not same or not lexical_same or self._store._faiss_index.ntotal != len(in_faiss):
+        if not same or not lexical_same or self.vector_store.vector_count != len(in_faiss):
             raise IndexCorruptError(
                 f"The index in {where} is inconsistent: {len(in_faiss)} vectors, "
                 f"{len(in_index)} indexed chunks, {len(in_docstore)} stored chunks. "
@@ -283,9 +206,8 @@ class CorpusIndex:
         if changed:
             self._lexical = None
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
-            # Sentences first: a pooling ONNX model embeds their chunks in the same pass.
             self.sentences.add(nodes, self.embed_model, show_progress)
-            self._embed([node for node in nodes if node.embedding is None], show_progress)
+            embed_chunks(nodes, self.embed_model, show_progress)
             self._insert(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
@@ -310,7 +232,7 @@ class CorpusIndex:
 
     def fit_vectors(self) -> None:
         """Move the chunk vectors to the FAISS index kind the policy wants for their count."""
-        trained_on = self._store.fit(self._policy, self._meta.get("ivf_trained_on", 0))
+        trained_on = self.vector_store.fit(self._policy, self._meta.get("ivf_trained_on", 0))
         self._meta["ivf_trained_on"] = trained_on  # 0: flat
 
     @property
@@ -321,21 +243,14 @@ class CorpusIndex:
     @property
     def vector_index_kind(self) -> str:
         """`flat` or `ivf`: what holds the chunk vectors now."""
-        return "ivf" if is_ivf(self._store._faiss_index) else "flat"
-
-    def _embed(self, nodes: list[BaseNode], show_progress: bool) -> None:
-        """Embed the chunks here, with a progress bar (insert_nodes would embed silently)."""
-        texts = [embed_text(node) for node in nodes]
-        vectors = embed_texts(self.embed_model, texts, show_progress)
-        for node, vector in zip(nodes, vectors, strict=True):
-            node.embedding = vector
+        return self.vector_store.kind
 
     def delete(self, doc_id: str) -> None:
         """Remove a document's chunks from FAISS, the index and the docstore."""
         self._lexical = None
         info = self.index.docstore.get_ref_doc_info(doc_id)
         if info is not None:
-            self._store.delete_nodes(list(info.node_ids))
+            self.vector_store.delete_nodes(list(info.node_ids))
             self.sentences.delete(info.node_ids)
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
         self._ingested.pop(doc_id, None)
@@ -364,46 +279,21 @@ class CorpusIndex:
         `allowed`: among the chunks a metadata filter admits only (a FAISS id selector).
         """
         if allowed is not None:
-            return self._nearest_among(vector, k, allowed)
-        found = self._store.query(
+            return self.vector_store.nearest_among(vector, k, allowed)
+        found = self.vector_store.query(
             VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k)
         )
         return list(zip(found.ids or [], found.similarities or [], strict=True))
 
-    def _nearest_among(
-        self, vector: np.ndarray, k: int, allowed: ChunkFilter
-    ) -> list[tuple[str, float]]:
-        # llama-index's FAISS store takes no filters; FAISS searches an id subset natively.
-        index, to_node = self._store._faiss_index, self._store._faiss_id_to_node_id_map
-        if "faiss" not in allowed.cache:  # the same filter object comes back each query
-            ids = self._store._node_id_to_faiss_id_map
-            wanted = np.sort(np.fromiter((ids[c] for c in allowed.chunk_ids), np.int64))
-            allowed.cache["faiss"] = (wanted, faiss.IDSelectorBatch(wanted))
-        wanted, selector = allowed.cache["faiss"]
-        # faiss's type stubs lack the SWIG keyword arguments of SearchParameters.
-        if is_ivf(index):
-            nprobe = faiss.extract_index_ivf(index).nprobe
-            params: faiss.SearchParameters = faiss.SearchParametersIVF(  # type: ignore[call-arg]
-                sel=selector, nprobe=nprobe
-            )
-        else:
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
-        query = vector.reshape(1, -1).astype(np.float32)
-        scores, found = index.search(query, k, params=params)
-        hits = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if i >= 0]
-        if len(hits) < min(k, len(wanted)):  # IVF: the filter's chunks sit in unprobed lists
-            exact = index.reconstruct_batch(wanted) @ vector
-            top = np.argsort(-exact)[:k]
-            hits = [(int(wanted[i]), float(exact[i])) for i in top]
-        return [(to_node[i], s) for i, s in hits]
-
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The stored unit vectors of these chunks, one row each, read back from FAISS."""
-        faiss_ids = self._store._node_id_to_faiss_id_map  # one pydantic attribute lookup
-        ids = np.array([faiss_ids[c] for c in chunk_ids], np.int64)
-        if not len(ids):
-            return np.zeros((0, self._meta["dimension"]), dtype=np.float32)
-        return self._store._faiss_index.reconstruct_batch(ids)
+        return self.vector_store.vectors(chunk_ids, self._meta["dimension"])
+
+    def sentence_vectors(self, chunk_id: str) -> np.ndarray:
+        return self.sentences.vectors[chunk_id]
+
+    def nodes(self, chunk_ids: Sequence[str]) -> list[BaseNode]:
+        return self.index.docstore.get_nodes(list(chunk_ids), raise_error=False)
 
     def chunk_metadata(self, chunk_ids: Sequence[str]) -> list[dict]:
         """Each chunk's metadata, in the order of `chunk_ids` (metadata filters read it)."""
@@ -412,16 +302,15 @@ class CorpusIndex:
 
     @property
     def chunk_count(self) -> int:
-        return len(self._store.node_ids)
+        return len(self.vector_store.node_ids)
 
     def stale(self) -> bool:
         """Whether another process has swapped a newer version into this index's folder (a
         stat of its manifest; mid-swap, when there is none, not yet)."""
-        if self._loaded_from is None:
+        if self._version is None:
             return False
-        folder, loaded = self._loaded_from
-        now = version_stamp(folder, _META_FILE)
-        return now is not None and now != loaded
+        now = version_stamp(self.folder, _META_FILE)
+        return now is not None and now != self._version
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 and titles of the chunks as they are now: as persisted, or built from them."""
@@ -429,12 +318,12 @@ class CorpusIndex:
             return self._lexical
         return LexicalIndex.build(self.index.docstore, self.sentences)
 
-    def persist(self, index_dir: Path) -> None:
-        """Write a complete copy beside the old one, then swap it in by renames.
+    def persist(self) -> None:
+        """Write a complete copy beside the folder's, then swap it in by renames.
 
         BM25 and the titles are built here, once per write, so that loads only read them.
         """
-        tmp = index_dir.with_name(index_dir.name + ".tmp")
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
@@ -444,8 +333,8 @@ class CorpusIndex:
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta | {"format": FORMAT_VERSION}, indent=2))
         sync_tree(tmp)
-        swap_in(tmp, index_dir)
-        self._loaded_from = (index_dir, version_stamp(index_dir, _META_FILE))
+        swap_in(tmp, self.folder)
+        self._version = version_stamp(self.folder, _META_FILE)
 
 
 def _check_backend(meta: dict, backend: str, index_dir: Path) -> None:
@@ -471,22 +360,3 @@ def require_index(index_dir: Path) -> None:
         raise IndexMissingError(
             f"No index in {index_dir.parent}. Run `rag ingest DOCS` to build one."
         )
-
-
-def document_transformations() -> list[TransformComponent]:
-    """What a VectorStoreIndex would split a whole Document with: llama-index's default splitter.
-
-    Chunks reach the index split already (`CorpusIndex.upsert`), so this never runs on a
-    query. Passed explicitly because the index's default, `Settings.transformations`, builds
-    its splitter with llama-index's tokenizer, which loads tiktoken's cl100k_base: ~0.3 s of
-    every cold `rag ask`. Same splitter, with the encoding loaded on first use instead.
-    """
-    return [make_splitter(DEFAULT_CHUNK_SIZE, SENTENCE_CHUNK_OVERLAP, cl100k_tokenizer())]
-
-
-def make_splitter(chunk_size: int, chunk_overlap: int, tokenizer) -> SentenceSplitter:
-    """llama-index's sentence-aware splitter, cutting between the units a document is read
-    into (rag.reading), counting tiktoken cl100k_base tokens."""
-    # The splitter's first sentence split imports all of nltk (~3 s with scipy.stats): ours first.
-    import_nltk()
-    return ReadingSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, tokenizer=tokenizer)

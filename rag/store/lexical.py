@@ -1,6 +1,6 @@
 """What retrieval knows of the chunks besides their vectors, persisted beside the index.
 
-BM25 over the chunks and their sentences (rag.bm25), and each chunk's document and title
+BM25 over the chunks and their sentences (rag.store.bm25), and each chunk's document and title
 (for the title links of rag.links). Built from every chunk when the index is written,
 so loading an index reads a few files instead of building every chunk as a node again
 (at 100k chunks: ~16 s to build the nodes, ~36 s to index them; at 1M, far past what a
@@ -19,9 +19,9 @@ from pathlib import Path
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore.types import BaseDocumentStore
 
-from rag.bm25 import Bm25Builder, Bm25Scorer
-from rag.docstore import SqliteDocumentStore
-from rag.sentence_vectors import SentenceStore
+from rag.store.bm25 import Bm25Builder, Bm25Scorer
+from rag.store.faiss.docstore import SqliteDocumentStore
+from rag.store.sentence_vectors import SentenceStore
 
 _FOLDER, _CHUNKS_FILE = "lexical", "chunks.json"
 

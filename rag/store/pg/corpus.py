@@ -2,170 +2,64 @@
 
 Chunks (text, metadata, vector) live in llama-index's `PGVectorStore` table with an HNSW
 cosine index; beside it, one row per chunk with its sentences' spans and float16 vectors,
-one row per document (hash, source, title), and a version counter. A document is written
-in one transaction, so a reader never sees part of one; each instance keeps a snapshot of
-one version and reloads it when the version moves. BM25 and the titles (rag.lexical) are
-built by the writer once per ingest and stored with the version they describe; an instance
-downloads them into its data dir and loads them from there, and reads chunk texts by id
-when a question needs them (rag.pgchunks). Writers, and instances of a store with no BM25
-stored for its version, load every chunk's text and spans instead, to build BM25 from.
-Vectors are not held in memory: dense search runs in PostgreSQL, and the candidates' chunk
-and sentence vectors are fetched per query.
+one row per document (hash, source, title), and a version counter (rag.store.pg.schema).
+A document is written in one transaction, so a reader never sees part of one; each
+instance keeps a snapshot of one version and reloads it when the version moves.
+
+BM25 and the titles (rag.store.lexical) are built by the writer once per ingest and stored
+with the version they describe; an instance unpacks them into its data dir and loads them
+from there (rag.store.pg.stored_lexical), and reads chunk texts by id when a question needs
+them (rag.store.pg.chunks). Writers, and instances of a store with no BM25 stored for its
+version, load every chunk's text and spans instead, to build BM25 from. Vectors are not
+held in memory: dense search runs in PostgreSQL, and the candidates' chunk and sentence
+vectors are fetched per query.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import hashlib
-import io
-import json
 import logging
-import re
-import shutil
-import tarfile
-import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from llama_index.core import Document, StorageContext, VectorStoreIndex
+from llama_index.core import Document
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.core.storage.docstore.types import BaseDocumentStore
-from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilters
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.postgres import PGVectorStore
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rag.config import Settings
-from rag.errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
-from rag.filters import ChunkFilter, check_supported
-from rag.index import CorpusIndex, DocumentInfo, document_transformations
-from rag.lexical import LexicalIndex
-from rag.pgchunks import PgDocumentStore
-from rag.sentence_vectors import SentenceStore
+from rag.errors import IndexCorruptError, IndexMissingError
+from rag.filters import ChunkFilter
+from rag.store.corpus import DocumentInfo
+from rag.store.lexical import LexicalIndex
+from rag.store.pg.chunks import PgDocumentStore
+from rag.store.pg.connection import connect, driver_url, reporting, safe_url, take_write_lock
+from rag.store.pg.schema import Tables
+from rag.store.pg.sql_filters import sql_condition
+from rag.store.pg.stored_lexical import is_digest, pack, unpack
+from rag.store.sentence_vectors import SentenceStore, embed_chunks
 
 logger = logging.getLogger(__name__)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
-# Any constant: every writer of any rag store in the database takes this transaction lock,
-# so two ingests of one document cannot interleave their delete and insert.
-_WRITE_LOCK = 0x7261_6700
 _EXACT_UP_TO = 2000  # chunks a filter admits that dense search ranks exactly (by id)
 _BATCH_CHUNKS = 256  # chunks embedded together, then written one document per transaction
 
 
-def safe_url(url: str) -> str:
-    """The URL with its password masked, fit for messages and logs."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparsable RAG_PG_URL>"
-
-
-@contextmanager
-def reporting(url: str) -> Iterator[None]:
-    """Turn a lost or refused connection into a StoreUnavailableError that says what to check."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as err:
-        raise StoreUnavailableError(unavailable_message(url, err)) from err
-
-
-def unavailable_message(url: str, err: Exception) -> str:
-    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    return (
-        f"PostgreSQL at {safe_url(url)} is unavailable: {reason}. Check that the server is "
-        "running and reachable from here (host, port, firewall), and that the user, password "
-        "and database in RAG_PG_URL are right."
-    )
-
-
-def connect(settings: Settings) -> sa.Engine:
-    """An engine whose first connection succeeded, retried with exponential backoff."""
-    url = settings.pg_url
-    if not url:
-        raise StoreUnavailableError(
-            "RAG_STORE=pgvector needs RAG_PG_URL=postgresql://USER:PASSWORD@HOST:5432/DATABASE."
-        )
-    try:
-        engine = sa.create_engine(_driver_url(url, "psycopg2"), pool_pre_ping=True)
-    except (sa.exc.ArgumentError, ImportError) as err:
-        raise StoreUnavailableError(f"RAG_PG_URL {safe_url(url)} is not usable: {err}") from err
-    for attempt in range(settings.pg_retries + 1):
-        try:
-            with engine.connect():
-                return engine
-        except sa.exc.OperationalError as err:
-            # A wrong password or database will not heal by waiting.
-            final = attempt == settings.pg_retries or "authentication" in str(err)
-            if final or "does not exist" in str(err):
-                raise StoreUnavailableError(unavailable_message(url, err)) from err
-            delay = settings.pg_retry_delay_s * 2**attempt
-            logger.warning("PostgreSQL unreachable, retrying in %.1f s: %s", delay, err.orig)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def _driver_url(url: str, driver: str) -> sa.URL:
-    return sa.make_url(url).set(drivername=f"postgresql+{driver}")
-
-
-class _Tables:
-    """The rag-owned tables beside PGVectorStore's, named after `Settings.pg_table`."""
-
-    def __init__(self, prefix: str) -> None:
-        self.metadata = sa.MetaData()
-        self.state = sa.Table(
-            f"{prefix}_state",
-            self.metadata,
-            sa.Column("id", sa.Integer, primary_key=True),
-            sa.Column("version", sa.BigInteger, nullable=False),
-            sa.Column("embed_model", sa.Text, nullable=False),
-            sa.Column("dimension", sa.Integer, nullable=False),
-        )
-        self.documents = sa.Table(
-            f"{prefix}_documents",
-            self.metadata,
-            sa.Column("doc_id", sa.Text, primary_key=True),
-            sa.Column("hash", sa.Text, nullable=False),
-            sa.Column("source", sa.Text, nullable=False),
-            sa.Column("title", sa.Text, nullable=False),
-            sa.Column("chunks", sa.Integer, nullable=False),
-            sa.Column("ingested", sa.Text, nullable=False),
-        )
-        self.sentences = sa.Table(
-            f"{prefix}_sentences",
-            self.metadata,
-            sa.Column("chunk_id", sa.Text, primary_key=True),
-            sa.Column("doc_id", sa.Text, nullable=False, index=True),
-            sa.Column("spans", JSONB, nullable=False),
-            sa.Column("vectors", sa.LargeBinary, nullable=False),  # float16, one row each
-        )
-        self.lexical = sa.Table(  # one row: LexicalIndex.save's folder, as of `version`
-            f"{prefix}_lexical",
-            self.metadata,
-            sa.Column("id", sa.Integer, primary_key=True),
-            sa.Column("version", sa.BigInteger, nullable=False),
-            sa.Column("digest", sa.Text, nullable=False),  # sha256 of `files`
-            sa.Column("files", sa.LargeBinary, nullable=False),  # a tar of the folder
-        )
-
-
 @dataclass
-class _Write:
+class DocumentWrite:
     """One document as it is written: its chunks (embedded) and their sentences."""
 
     doc: Document
@@ -177,56 +71,51 @@ class _Write:
     doc_hash: str | None = None  # a migrated document's hash; else the loaded document's
 
 
-class _FetchedVectors(dict):
-    """Sentence vectors of this thread's last query's candidates; others fetched on demand.
+class _QueryVectors:
+    """The sentence vectors of each thread's last query's candidates (fetched with their
+    chunk vectors in one round trip). Per thread: the UI answers several questions at once."""
 
-    Per thread: the UI answers several questions at once over one snapshot.
-    """
-
-    def __init__(self, corpus: PgCorpus) -> None:
-        super().__init__()
-        self._corpus = weakref.proxy(corpus)  # no cycle: the corpus is freed (and closed) at once
+    def __init__(self) -> None:
         self._local = threading.local()
 
     def keep(self, vectors: dict[str, np.ndarray]) -> None:
         self._local.vectors = vectors
 
-    def __getitem__(self, chunk_id: str) -> np.ndarray:
-        mine = getattr(self._local, "vectors", {})
-        if chunk_id not in mine:
-            self._corpus.chunk_vectors([chunk_id])
-            mine = self._local.vectors
-        return mine.get(chunk_id, np.zeros((0, self._corpus.dimension), np.float16))
+    def get(self, chunk_id: str) -> np.ndarray | None:
+        return getattr(self._local, "vectors", {}).get(chunk_id)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Snapshot:
     """What one instance knows of the store as of one version.
 
-    Full (writers build BM25 from it; also an instance of a store with no BM25 stored for
-    this version): every chunk node in an in-memory docstore and every chunk's spans. Lazy
-    (an instance, when the writer stored BM25 for this version): that BM25 and the chunk
-    ids; the docstore reads chunks by id on demand (rag.pgchunks), and there are no spans.
+    Full (a writer, or an instance of a store with no BM25 stored for this version): every
+    chunk node in an in-memory docstore, and every chunk's sentence spans; BM25 is built
+    from them on first use. Lazy (an instance, when the writer stored BM25 for this
+    version): that BM25 and the chunk ids; the docstore reads chunks by id on demand
+    (rag.store.pg.chunks), and there are no spans.
     """
 
-    index: VectorStoreIndex  # its docstore: the chunk nodes (no vectors), or reads them
-    sentences: SentenceStore  # spans (full only); vectors fetched per query
-    fetched: _FetchedVectors  # = sentences.vectors
+    docstore: BaseDocumentStore
+    sentences: SentenceStore  # spans only: vectors are fetched per query
     version: int
     chunk_ids: frozenset[str]
-    lexical: list[LexicalIndex] = field(default_factory=list)  # [] until first asked for
-    full: bool = True
+    lexical: LexicalIndex | None = None  # lazy: the stored one; full: built on first use
+    query_vectors: _QueryVectors = field(default_factory=_QueryVectors)
+
+    @property
+    def full(self) -> bool:
+        return not isinstance(self.docstore, PgDocumentStore)
 
 
-class PgCorpus(CorpusIndex):
-    """CorpusIndex over PostgreSQL: the same interface the engine and the retriever use."""
+class PgCorpus:
+    """The `Corpus` (rag.store.corpus) in PostgreSQL: many instances read one store."""
 
     def __init__(self, settings: Settings, engine: sa.Engine, embed_model: BaseEmbedding) -> None:
-        # No super().__init__: the FAISS store, its docstore and its manifest do not exist here.
         self._url = settings.pg_url or ""
         self._engine = engine
         self._embed_model = embed_model
-        self._tables = _Tables(settings.pg_table)
+        self._tables = Tables(settings.pg_table)
         self.dimension = 0
         self._store: Any = None
         self._ef_search = settings.pg_ef_search
@@ -257,10 +146,14 @@ class PgCorpus(CorpusIndex):
                 )
         return corpus
 
+    @property
+    def embed_model(self) -> BaseEmbedding:
+        return self._embed_model
+
     def _set_up(self, model_name: str) -> None:
         """Create the extension and the tables; refuse a store built with another model."""
         with self._engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            take_write_lock(conn)
             conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
             self._tables.metadata.create_all(conn)
             state = conn.execute(sa.select(self._tables.state)).first()
@@ -292,7 +185,7 @@ class PgCorpus(CorpusIndex):
             initialization_fail_on_error=True,
             engine=self._engine,
             # Required beside `engine` by PGVectorStore; never connects (we query synchronously).
-            async_engine=create_async_engine(_driver_url(self._url, "asyncpg")),
+            async_engine=create_async_engine(driver_url(self._url, "asyncpg")),
         )
         self._store._initialize()
         with self._engine.connect() as conn:
@@ -334,11 +227,11 @@ class PgCorpus(CorpusIndex):
         docstore = SimpleDocumentStore()
         docstore.add_documents(nodes)
         store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})
-        ids = frozenset(node.node_id for node in nodes)
-        return self._snapshot_of(docstore, store, version, ids)
+        return _Snapshot(docstore, store, version, frozenset(n.node_id for n in nodes))
 
     def _lazy_snapshot(self) -> _Snapshot | None:
-        """The stored BM25's version, chunks read on demand; None if none is stored for it."""
+        """The stored BM25's version, chunks read on demand; None if none is stored for it
+        (or it does not check out)."""
         head = self._stored_head()
         if head is None:
             return None
@@ -350,12 +243,9 @@ class PgCorpus(CorpusIndex):
             logger.warning("The stored lexical index %s does not match the chunks", digest)
             return None
         ids = frozenset(lexical.chunk_ids)
-        # Not a bound method: the corpus must stay free of cycles (see _FetchedVectors).
         read = functools.partial(_read_chunks, self._engine, self._url, self._chunks, ids)
         docstore = PgDocumentStore(read)
-        snapshot = self._snapshot_of(docstore, SentenceStore(), version, ids, full=False)
-        snapshot.lexical.append(lexical)
-        return snapshot
+        return _Snapshot(docstore, SentenceStore(), version, ids, lexical)
 
     def _stored_head(self) -> tuple[int, str, int] | None:
         """The version, its stored BM25's digest and the chunk count, read together.
@@ -365,8 +255,7 @@ class PgCorpus(CorpusIndex):
         transaction that changes the rows, and a writer stores BM25 (under the write lock)
         only while the version is still the one whose rows it built it from. The chunk
         count, from the same transaction, is a cheap check on top (rows written around
-        rag); the full snapshot's check compares every id and sentence count instead,
-        which needs every chunk's spans.
+        rag).
         """
         table = self._tables.lexical
         with reporting(self._url), self._engine.connect() as conn:
@@ -379,131 +268,52 @@ class PgCorpus(CorpusIndex):
                 count = sa.select(sa.func.count()).select_from(self._chunks)
                 return version, row.digest, conn.execute(count).scalar_one()
 
-    def _snapshot_of(
-        self,
-        docstore: BaseDocumentStore,
-        sentences: SentenceStore,
-        version: int,
-        chunk_ids: frozenset[str],
-        full: bool = True,
-    ) -> _Snapshot:
-        storage = StorageContext.from_defaults(docstore=docstore, vector_store=self._store)
-        index = VectorStoreIndex(
-            nodes=[],
-            storage_context=storage,
-            embed_model=self._embed_model,
-            transformations=document_transformations(),
-        )
-        fetched = _FetchedVectors(self)
-        sentences.vectors = fetched  # after: SentenceStore takes an empty mapping for none
-        return _Snapshot(index, sentences, fetched, version, chunk_ids, full=full)
-
-    @property
-    def index(self) -> VectorStoreIndex:  # type: ignore[override]
-        return self._load_snapshot().index
-
-    @property
-    def sentences(self) -> SentenceStore:  # type: ignore[override]
-        return self._load_snapshot().sentences
-
     def lexical_index(self) -> LexicalIndex:
         """BM25 and titles of this snapshot: as stored by its writer, else built from it."""
         snapshot = self._load_snapshot()
-        if not snapshot.lexical:
-            lexical = self._stored_lexical(snapshot)
-            if lexical is None:
-                lexical = LexicalIndex.build(snapshot.index.docstore, snapshot.sentences)
-            snapshot.lexical.append(lexical)
-        return snapshot.lexical[0]
-
-    def _stored_lexical_row(self) -> Any:
-        """The stored lexical index's version and digest (None: never stored)."""
-        table = self._tables.lexical
-        with reporting(self._url), self._engine.connect() as conn:
-            return conn.execute(sa.select(table.c.version, table.c.digest)).first()
-
-    def _stored_lexical(self, snapshot: _Snapshot) -> LexicalIndex | None:
-        """The stored lexical index if it describes this snapshot, read through the cache."""
-        row = self._stored_lexical_row()
-        if row is None or row.version != snapshot.version:
-            stored = "none" if row is None else f"version {row.version}"
+        if snapshot.lexical is None:
             logger.info(
-                "Building BM25 from every chunk: no stored lexical index for version %d (%s); "
+                "Building BM25 from every chunk: no stored lexical index for version %d; "
                 "the next ingest stores one.",
                 snapshot.version,
-                stored,
             )
-            return None
-        lexical = self._fetch_lexical(row.digest)
-        if lexical is None:
-            logger.info("Building BM25 from every chunk: a writer replaced the stored one")
-            return None
-        if not lexical.matches(set(snapshot.chunk_ids), snapshot.sentences):
-            logger.warning("The stored lexical index %s does not match the chunks", row.digest)
-            return None
-        return lexical
+            snapshot.lexical = LexicalIndex.build(snapshot.docstore, snapshot.sentences)
+        return snapshot.lexical
 
     def _fetch_lexical(self, digest: str) -> LexicalIndex | None:
-        """The stored lexical index of this digest, read through the cache (None: replaced,
-        or not what a writer stores: a digest is the files' sha256, never a path)."""
-        if not _SHA256.fullmatch(digest):
-            logger.warning("Ignoring a stored lexical index whose digest is not a sha256")
+        """The stored lexical index of this digest, read through the cache (None: replaced
+        since, or not what a writer stores)."""
+        if not is_digest(digest):
             return None
         folder = self._lexical_cache / digest
-        if not folder.is_dir() and not self._download_lexical(digest, folder):
-            return None
+        if not folder.is_dir():
+            table = self._tables.lexical
+            query = sa.select(table.c.files).where(table.c.digest == digest)
+            with reporting(self._url), self._engine.connect() as conn:
+                files = conn.execute(query).scalar()
+            if files is None or not unpack(files, digest, folder):
+                return None
         return LexicalIndex.load(folder)
-
-    def _download_lexical(self, digest: str, folder: Path) -> bool:
-        """Unpack the stored files into `folder`, by a rename: another instance may race.
-
-        False if a writer has replaced them since their digest was read.
-        """
-        table = self._tables.lexical
-        query = sa.select(table.c.files).where(table.c.digest == digest)
-        with reporting(self._url), self._engine.connect() as conn:
-            files = conn.execute(query).scalar()
-        if files is None:
-            return False
-        if hashlib.sha256(files).hexdigest() != digest:
-            logger.warning("Ignoring a stored lexical index whose files do not match its digest")
-            return False
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-        with tarfile.open(fileobj=io.BytesIO(files)) as tar:
-            tar.extractall(tmp, filter="data")
-        try:
-            tmp.rename(folder)
-        except OSError:  # another instance unpacked it first
-            shutil.rmtree(tmp, ignore_errors=True)
-        _prune(self._lexical_cache, keep=folder)
-        return True
 
     def _store_lexical(self, snapshot: _Snapshot) -> None:
         """Build BM25 and the titles of this snapshot and store them, if it is still current.
 
         A newer write means a newer writer, whose own persist stores its version's. A lazy
-        snapshot is made only from its version's stored one (and cannot build one).
+        snapshot is made only from its version's stored one.
         """
         if not snapshot.full:
             return
-        stored = self._stored_lexical_row()
-        if stored is not None and stored.version == snapshot.version:
-            return
-        lexical = LexicalIndex.build(snapshot.index.docstore, snapshot.sentences)
-        if not snapshot.lexical:  # this instance asks with it next
-            snapshot.lexical.append(lexical)
-        with tempfile.TemporaryDirectory() as folder:
-            lexical.save(Path(folder))
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as tar:
-                tar.add(Path(folder) / "lexical", arcname="lexical")
-        files = buffer.getvalue()
-        row = {"id": 1, "version": snapshot.version, "files": files}
-        row["digest"] = hashlib.sha256(files).hexdigest()
         table = self._tables.lexical
+        with reporting(self._url), self._engine.connect() as conn:
+            stored = conn.execute(sa.select(table.c.version)).scalar()
+        if stored == snapshot.version:
+            return
+        if snapshot.lexical is None:  # this instance asks with it next
+            snapshot.lexical = LexicalIndex.build(snapshot.docstore, snapshot.sentences)
+        files, digest = pack(snapshot.lexical)
+        row = {"id": 1, "version": snapshot.version, "files": files, "digest": digest}
         with reporting(self._url), self._engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            take_write_lock(conn)
             if self._version(conn) == snapshot.version:
                 conn.execute(sa.delete(table))
                 conn.execute(sa.insert(table), [row])
@@ -557,7 +367,7 @@ class PgCorpus(CorpusIndex):
         return [(c, 1.0 - d) for c, d in sorted(rows, key=lambda r: r.distance) if c in known]
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        """The chunks' vectors; their sentences' vectors are kept for `sentences.vectors`."""
+        """The chunks' vectors; their sentences' vectors are kept for `sentence_vectors`."""
         chunks, sentences = self._chunks, self._tables.sentences
         query = (
             # vector_send: pgvector's binary form, ~10x faster to read than the text form.
@@ -580,8 +390,21 @@ class PgCorpus(CorpusIndex):
             matrix[i] = np.frombuffer(row.binary, dtype=">f4", offset=4)  # after dim, unused
             raw = np.frombuffer(row.vectors or b"", dtype=np.float16)
             fetched[chunk_id] = raw.reshape(-1, self.dimension)
-        self._load_snapshot().fetched.keep(fetched)
+        self._load_snapshot().query_vectors.keep(fetched)
         return matrix
+
+    def sentence_vectors(self, chunk_id: str) -> np.ndarray:
+        """Kept by the last `chunk_vectors` of this thread, else fetched with the chunk's."""
+        snapshot = self._load_snapshot()
+        vectors = snapshot.query_vectors.get(chunk_id)
+        if vectors is None:
+            self.chunk_vectors([chunk_id])
+            vectors = snapshot.query_vectors.get(chunk_id)
+        return vectors if vectors is not None else np.zeros((0, self.dimension), np.float16)
+
+    def nodes(self, chunk_ids: Sequence[str]) -> list[BaseNode]:
+        """The chunks still stored (a snapshot reads each once; rag.store.pg.chunks)."""
+        return self._load_snapshot().docstore.get_nodes(list(chunk_ids), raise_error=False)
 
     def chunk_metadata(self, chunk_ids: Sequence[str]) -> list[dict]:
         """Each chunk's metadata, in the order of `chunk_ids`, in one query (no texts read).
@@ -621,36 +444,34 @@ class PgCorpus(CorpusIndex):
         with reporting(self._url), self._engine.connect() as conn:
             known: dict[str, str] = {row.doc_id: row.hash for row in conn.execute(query)}
         outcome: dict[str, str] = {}
-        batch: list[_Write] = []
+        batch: list[DocumentWrite] = []
         for doc in documents:
             if known.get(doc.doc_id) == doc.hash:
                 outcome[doc.doc_id] = "unchanged"
                 continue
             outcome[doc.doc_id] = "replaced" if doc.doc_id in known else "added"
             nodes = splitter.get_nodes_from_documents([doc])
-            batch.append(_Write(doc, nodes, SentenceStore()))
+            batch.append(DocumentWrite(doc, nodes, SentenceStore()))
             if sum(len(w.nodes) for w in batch) >= _BATCH_CHUNKS:
                 self._embed_and_write(batch, show_progress)
                 batch = []
         self._embed_and_write(batch, show_progress)
         return outcome
 
-    def _embed_and_write(self, batch: list[_Write], show_progress: bool) -> None:
+    def _embed_and_write(self, batch: list[DocumentWrite], show_progress: bool) -> None:
         if not batch:
             return
-        # Sentences first, as CorpusIndex.upsert does: a pooling ONNX model embeds their
-        # chunks in the same pass; the rest of the chunks are embedded after.
         for w in batch:
             w.sentences.add(w.nodes, self._embed_model, show_progress=False)
-        self._embed([n for w in batch for n in w.nodes if n.embedding is None], show_progress)
+        embed_chunks([n for w in batch for n in w.nodes], self._embed_model, show_progress)
         for w in batch:  # a crash between two commits leaves whole documents only
             self.write([w])
 
-    def write(self, writes: Sequence[_Write]) -> None:
+    def write(self, writes: Sequence[DocumentWrite]) -> None:
         """Replace these documents (chunks, sentences, document row) in one transaction."""
         chunks, t = self._chunks, self._tables
         with reporting(self._url), self._engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            take_write_lock(conn)
             for doc_id in [w.doc.doc_id for w in writes]:
                 self._delete_rows(conn, doc_id)
             chunk_rows = [_chunk_row(node) for w in writes for node in w.nodes]
@@ -674,7 +495,7 @@ class PgCorpus(CorpusIndex):
     def delete(self, doc_id: str) -> None:
         """Remove a document's chunks, sentences and row, in one transaction."""
         with reporting(self._url), self._engine.begin() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            take_write_lock(conn)
             self._delete_rows(conn, doc_id)
             self._bump(conn)
 
@@ -706,12 +527,9 @@ class PgCorpus(CorpusIndex):
                 conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
                 conn.execute(sa.text(definition))
 
-    def persist(self, index_dir: Any) -> None:
+    def persist(self) -> None:
         """Every write was committed: store BM25 and the titles, so instances load them."""
         self._store_lexical(self._load_snapshot())
-
-    def check_consistency(self, where: Any) -> None:
-        """Transactions keep the tables consistent."""
 
 
 def _read_chunks(
@@ -733,32 +551,6 @@ def _read_chunks(
     return {r.node_id: metadata_dict_to_node(r.metadata_, text=r.text) for r in rows}
 
 
-def sql_condition(filters: MetadataFilters, metadata: Any) -> sa.ColumnElement[bool]:
-    """The filters (rag.filters' subset) as a condition on the JSONB metadata column.
-
-    Not PGVectorStore's own translation: it pastes values into the SQL text (a quote in a
-    file name breaks the query) and casts number-like values to float (which fails on every
-    row whose value is text). Here values are bound and compared as JSON, with the semantics
-    of the in-process filter (llama-index's `build_metadata_filter_fn`): a missing key
-    matches `!=` and `not in` only.
-    """
-    parts = []
-    for item in check_supported(filters):
-        field = metadata[item.key]  # ->: JSONB, so "1" and 1 stay different, as in Python
-        if item.operator == FilterOperator.EQ:
-            parts.append(field == sa.type_coerce(item.value, JSONB))
-        elif item.operator == FilterOperator.NE:
-            parts.append(field.is_distinct_from(sa.type_coerce(item.value, JSONB)))
-        else:  # = ANY(jsonb[]): one hashed lookup per row, however long the list
-            assert isinstance(item.value, list)  # check_supported's rule for in / nin
-            values = [json.dumps(v) for v in item.value]
-            listed = sa.cast(sa.bindparam(None, values, type_=ARRAY(sa.Text)), ARRAY(JSONB))
-            found = field == sa.any_(listed)
-            parts.append(found if item.operator == FilterOperator.IN else ~found | field.is_(None))
-    join = sa.or_ if filters.condition == FilterCondition.OR else sa.and_
-    return join(*parts)
-
-
 def _chunk_row(node: BaseNode) -> dict:
     """The row PGVectorStore itself would write for this node."""
     return {
@@ -769,7 +561,7 @@ def _chunk_row(node: BaseNode) -> dict:
     }
 
 
-def _document_row(w: _Write) -> dict:
+def _document_row(w: DocumentWrite) -> dict:
     meta = w.doc.metadata
     return {
         "doc_id": w.doc.doc_id,
@@ -779,55 +571,3 @@ def _document_row(w: _Write) -> dict:
         "chunks": len(w.nodes),
         "ingested": w.ingested,
     }
-
-
-def migrate(source: CorpusIndex, target: PgCorpus, batch_chunks: int = 2000) -> int:
-    """Copy every document of a FAISS index (vectors included: no re-embedding); chunks copied.
-
-    Into an empty store the HNSW index is built once after the copy: maintaining it row by
-    row is what limits inserts (~70 chunks/s on 2 busy cores), and a bulk build is far faster.
-    """
-    with target.bulk_load() if not target.chunk_count else contextlib.nullcontext():
-        copied = _copy(source, target, batch_chunks)
-    target.persist(None)
-    return copied
-
-
-def _copy(source: CorpusIndex, target: PgCorpus, batch_chunks: int) -> int:
-    docstore = source.index.docstore
-    ingested = {d.doc_id: d.ingested for d in source.documents()}
-    batch: list[_Write] = []
-    copied = 0
-    for doc_id, info in sorted((docstore.get_all_ref_doc_info() or {}).items()):
-        ids = list(info.node_ids)
-        nodes = docstore.get_nodes(ids)
-        for node, vector in zip(nodes, source.chunk_vectors(ids), strict=True):
-            node.embedding = vector.tolist()
-        sentences = SentenceStore(
-            {i: source.sentences.spans[i] for i in ids},
-            {i: source.sentences.vectors[i] for i in ids},
-        )
-        meta = dict(info.metadata or {})
-        doc = Document(id_=doc_id, metadata=meta)
-        doc_hash = docstore.get_document_hash(doc_id)
-        batch.append(_Write(doc, nodes, sentences, ingested.get(doc_id, ""), doc_hash))
-        copied += len(nodes)
-        if sum(len(w.nodes) for w in batch) >= batch_chunks:
-            target.write(batch)
-            batch = []
-    if batch:
-        target.write(batch)
-    return copied
-
-
-def _prune(cache: Path, keep: Path, min_age_s: float = 3600) -> None:
-    """Remove the cache's older versions (and crashed downloads).
-
-    Only those unpacked over an hour ago: an instance sharing the data dir may be about to
-    load one it has just unpacked. One already loaded keeps its open files and maps.
-    """
-    cutoff = time.time() - min_age_s
-    for old in cache.iterdir():
-        with contextlib.suppress(OSError):  # another instance removed it first
-            if old != keep and old.stat().st_mtime < cutoff:
-                shutil.rmtree(old)

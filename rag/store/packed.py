@@ -1,4 +1,4 @@
-"""The persisted sentences of every chunk as flat arrays, read in place (rag.sentence_vectors).
+"""The persisted sentences of every chunk as flat arrays, read in place (sentence_vectors).
 
 At 1M chunks an index has ~5M sentences. As Python lists of span tuples they took ~0.8 GiB
 of a serving process, and memory-mapping their float16 vectors (3.7 GiB) let every page a

@@ -1,11 +1,11 @@
-"""Per-chunk sentence vectors and spans, stored beside the FAISS index.
+"""Per-chunk sentence vectors and spans, stored beside the chunks (FAISS or PostgreSQL).
 
 A chunk of 200 tokens is one vector, and a question about one of its sentences competes
 with everything else the chunk says; scoring a chunk by its best sentence (dense and BM25)
 finds the sentence that answers. Only candidates' sentences are scored at query time, so
 no second ANN index is needed. The vectors are float16 (10k chunks: ~60k sentences, ~45 MiB;
 1M chunks: ~5M sentences, ~3.7 GiB) and stay on disk when loaded: a query reads its ~100
-candidates' rows (rag.packed). The spans of a loaded index are numpy arrays too, not Python
+candidates' rows (rag.store.packed). The spans of a loaded index are numpy arrays too, not Python
 lists (at 1M chunks ~5M tuples: ~0.8 GiB).
 """
 
@@ -20,8 +20,8 @@ from llama_index.core.schema import BaseNode
 
 from rag.embedding import embed_texts
 from rag.onnx_embedding import OnnxEmbedding
-from rag.packed import PackedSentences, PackedSpans, PackedVectors, write_packed
 from rag.reading.chunks import embed_text, sentence_spans_of, sentence_texts
+from rag.store.packed import PackedSentences, PackedSpans, PackedVectors, write_packed
 
 Spans = Sequence[tuple[int, int]]
 
@@ -79,6 +79,19 @@ def _embed_pooled(
             per_node[i] = sentence_vectors[position : position + count]
             position += count
     return [vector for vectors in per_node for vector in vectors]
+
+
+def embed_chunks(
+    nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
+) -> None:
+    """Embed the chunks not embedded yet, with a progress bar (insert_nodes embeds silently).
+
+    Called after `SentenceStore.add`: a pooling ONNX model embeds the chunks in that pass.
+    """
+    rest = [node for node in nodes if node.embedding is None]
+    vectors = embed_texts(embed_model, [embed_text(node) for node in rest], show_progress)
+    for node, vector in zip(rest, vectors, strict=True):
+        node.embedding = vector
 
 
 class SentenceStore:

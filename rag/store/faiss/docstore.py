@@ -6,7 +6,7 @@ packaged for llama-index (DuckDB, Postgres, Redis, Mongo are), so this is the sm
 `BaseKVStore` those packages implement, over the standard library's sqlite3. A loaded
 index reads its rows on demand from the persisted file, opened read-only; the first write
 copies it into a private temporary database (SQLite deletes it on close), so a crash
-mid-ingest never touches the persisted index (rag.index swaps in complete copies).
+mid-ingest never touches the persisted index (rag.store.faiss.corpus swaps in complete copies).
 """
 
 from __future__ import annotations

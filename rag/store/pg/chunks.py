@@ -1,6 +1,6 @@
 """The chunks of a PostgreSQL store read on demand: a llama-index docstore over the chunks table.
 
-A serving instance whose BM25 and titles come from the store (rag.lexical, stored by the
+A serving instance whose BM25 and titles come from the store (rag.store.lexical, stored by the
 writer) needs a chunk's text for the k passages it returns and for the hop parents whose
 text names other documents: a few rows per question, read by id. Loading every chunk into
 an in-memory docstore at start instead took most of an instance's start (10k chunks: 2-3 s;
@@ -34,7 +34,7 @@ ChunkReader = Callable[[Sequence[str]], dict[str, BaseNode]]
 class _ChunkRows(BaseKVStore):
     """The docstore's node collection, read from PostgreSQL; nothing else is kept here.
 
-    Document hashes and ref-doc lists live in the store's documents table (rag.pgstore), and
+    Document hashes and ref-doc lists live in the store's documents table (rag.store.pg.corpus), and
     writes go through `PgCorpus.write`, one transaction per document: this store only reads.
     """
 

@@ -1,0 +1,1 @@
+"""The FAISS store: vectors, docstore and index struct in the data dir, swapped in whole."""

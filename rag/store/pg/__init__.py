@@ -1,0 +1,1 @@
+"""The PostgreSQL + pgvector store: one database that many `rag serve` instances read."""
