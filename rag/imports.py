@@ -35,12 +35,14 @@ def gc_paused() -> Iterator[None]:
     Importing llama-index and nltk creates ~170,000 objects the collector tracks, nearly
     all of them living as long as the process; on the way, the collector walks the growing
     heap again and again and finds next to nothing to free (measured: ~25% of the import
-    time, see bench/results/NOTES.md).
+    time, see bench/results/NOTES.md). After, they are frozen (`gc.freeze`): the first full
+    collection once the collector is back would walk them all once more (~90 ms).
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
