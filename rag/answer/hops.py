@@ -12,15 +12,13 @@ what its subject is, with full name and dates), and whether one names the other'
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from functools import lru_cache
-from itertools import accumulate
 
 from rag.answer.matching import split_sentences
 from rag.answer.question import holds_kind
 from rag.answer.ranking import MIN_WORDS, Scored, title_core
-from rag.links import without_disambiguation
-from rag.text import content_terms, without_possessive, words
+from rag.links import TitleLinker, without_disambiguation
+from rag.text import content_terms, words
 from rag.types import Passage
 
 # How many of the best sentences are paired.
@@ -68,41 +66,15 @@ def best_pair(query: str, kind: str, best: Scored, ranked: list[Scored]) -> list
 
 
 def _named_sources(sentences: list[Scored]) -> dict[int, set[str]]:
-    """For each sentence, the other documents whose title it names (its words in a row)."""
-    titles = {s.sentence.passage.source: _title_words(s.sentence.passage.title) for s in sentences}
-    texts = [_word_string(s.sentence.text) for s in sentences]
-    # One search per title form over all sentences at once, each match mapped to its sentence.
-    joined = "".join(texts)
-    starts = list(accumulate((len(t) for t in texts[:-1]), initial=0))
-    named: dict[int, set[str]] = {id(s): set() for s in sentences}
-    for source, forms in titles.items():
-        for form in forms:
-            at = joined.find(form)
-            while at >= 0:
-                i = bisect_right(starts, at) - 1
-                s = sentences[i]
-                if (
-                    at + len(form) <= starts[i] + len(texts[i])
-                    and s.sentence.passage.source != source
-                ):
-                    named[id(s)].add(source)
-                at = joined.find(form, at + 1)
-    return named
-
-
-@lru_cache(maxsize=4096)
-def _word_string(text: str) -> str:
-    """The text's words, lower-cased, possessives dropped, space-separated and padded."""
-    return " " + " ".join(without_possessive(w.lower()) for w in words(text)) + " "
-
-
-@lru_cache(maxsize=1024)
-def _title_words(title: str) -> tuple[str, ...]:
-    """How a text names a document: its title without the disambiguation in brackets, and
-    the part before a comma ("Dave Thomas (businessman)", "Waterford, New York")."""
-    name = without_disambiguation(title)
-    forms = {_word_string(name), _word_string(name.split(",")[0])}
-    return tuple(f for f in forms if f.strip())
+    """For each sentence, the other documents whose title it names (rag.links), by the
+    title or its part before a comma ("Waterford, New York")."""
+    titles = {s.sentence.passage.source: s.sentence.passage.title for s in sentences}
+    linker = TitleLinker(
+        (source, name)
+        for source, title in titles.items()
+        for name in {title, without_disambiguation(title).split(",")[0]}
+    )
+    return {id(s): linker.linked(s.sentence.text) - {s.sentence.passage.source} for s in sentences}
 
 
 # "Which is older, X or Y?", "Are both X and Y …?", "Are X and Y both …?": the two sides.
