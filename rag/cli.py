@@ -251,8 +251,10 @@ def docs(ctx: typer.Context) -> None:
     """List the indexed documents (chunks, when ingested, path, title)."""
     if ctx.invoked_subcommand:
         return
+    engine = _engine(ctx)
     try:
-        documents = _engine(ctx).documents()
+        engine.load_index()  # none yet: the error says how to build one
+        documents = engine.documents()
     except RagError as error:
         raise _fail(error) from error
     for doc in documents:

@@ -229,8 +229,9 @@ class RagEngine:
         return migrate(source, target)
 
     def documents(self) -> list[DocumentInfo]:
-        """The indexed documents."""
-        return self.load_index().documents()
+        """The indexed documents; none before anything is indexed (a corrupt or unreachable
+        store still raises)."""
+        return self.load_index().documents() if self.has_index() else []
 
     def document_text(self, source: str | Path) -> str:
         """The text an indexed document's citations point into (its `start`/`end` index it)."""

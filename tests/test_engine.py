@@ -117,6 +117,17 @@ def test_asking_without_an_index_says_how_to_build_one(tmp_path):
         RagEngine(Settings(data_dir=tmp_path / "empty")).ask("What did Peskov say?")
 
 
+def test_nothing_indexed_yet_lists_no_documents_but_a_corrupt_index_is_an_error(
+    tmp_path, seed_settings
+):
+    assert RagEngine(Settings(data_dir=tmp_path / "empty")).documents() == []
+    data = tmp_path / "data"
+    shutil.copytree(seed_settings.data_dir, data)
+    (data / "index" / "rag_index.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="rag ingest"):
+        RagEngine(Settings(data_dir=data)).documents()
+
+
 @pytest.mark.parametrize("victim", ["docstore.sqlite", "default__vector_store.json", "id_map.json"])
 def test_a_corrupt_index_file_is_reported_not_replaced(tmp_path, seed_settings, victim):
     data = tmp_path / "data"

@@ -135,7 +135,7 @@ def build_api(engine: RagEngine, require_key: bool) -> FastAPI:
     @api.get("/documents")
     def documents() -> dict[str, Any]:
         """The indexed documents."""
-        listed = engine.documents() if engine.has_index() else []
+        listed = engine.documents()
         return {"documents": [asdict(d) for d in listed]}
 
     @api.post("/documents")
@@ -188,11 +188,11 @@ def _health(engine: RagEngine) -> dict[str, Any]:
 
     body: dict[str, Any] = {"store": engine.settings.store, "version": version("rag")}
     try:
-        listed = engine.documents() if engine.has_index() else None
+        if not engine.has_index():
+            return body | {"index_loaded": False, "error": "No index yet: add documents."}
+        listed = engine.documents()
     except RagError as err:
         return body | {"index_loaded": False, "error": str(err)}
-    if listed is None:
-        return body | {"index_loaded": False, "error": "No index yet: add documents."}
     chunks = sum(d.chunks for d in listed)
     return body | {"index_loaded": True, "documents": len(listed), "chunks": chunks}
 

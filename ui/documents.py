@@ -23,7 +23,7 @@ class DocumentEvents:
         """The documents table, and the documents as choices to delete and to search in (the
         documents chosen to search in stay chosen while they are indexed)."""
         try:
-            documents = self.engine.documents() if self.engine.has_index() else []
+            documents = self.engine.documents()
         except RagError as err:
             empty = gr.update(choices=[])
             return render_error(err), empty, empty
