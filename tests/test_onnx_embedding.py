@@ -111,7 +111,8 @@ def test_a_model_that_cannot_be_exported_is_a_clear_error(tmp_path):
 
 # Seconds of import each, none of them needed by an extractive answer from the FAISS store:
 # the torch model, the UI, the LLM client, scipy (nltk and bm25s use it only if it is
-# there), pandas, the PostgreSQL store's drivers, tiktoken (only ingest splits text).
+# there), pandas, the PostgreSQL store and its drivers, tiktoken (only ingest splits text).
+# sqlalchemy is not among them: llama-index-core imports it (its chat memory) either way.
 _UNNEEDED_AT_ASK = (
     "torch",
     "sentence_transformers",
@@ -124,6 +125,9 @@ _UNNEEDED_AT_ASK = (
     "pandas",
     "pgvector",
     "psycopg2",
+    "asyncpg",
+    "llama_index.vector_stores.postgres",
+    "rag.store.pg",
     "tiktoken",
 )
 
