@@ -7,6 +7,7 @@ message explains (no index, empty question, bad file...), 2 wrong usage.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import logging
@@ -19,7 +20,7 @@ import typer
 from pydantic import ValidationError
 
 from rag.config import MAX_TOP_K, Settings
-from rag.engine import MAX_HISTORY_TURNS, RagEngine
+from rag.engine import MAX_HISTORY_TURNS, IngestReport, RagEngine
 from rag.errors import RagError, StoreUnavailableError
 from rag.types import Answer
 
@@ -140,20 +141,53 @@ def ingest(
         list[Path] | None,
         typer.Argument(help="Files or folders (default: RAG_CORPUS_DIR, `seeds/`)."),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync", help="Also remove the documents of files under these folders that are gone."
+        ),
+    ] = False,
 ) -> None:
     """Index files, folders or globs (txt, md, html, pdf, docx...); unchanged ones are skipped."""
     engine = _engine(ctx)
+    write = engine.sync if sync else engine.ingest
     try:
-        report = engine.ingest(paths or [engine.settings.corpus_dir], show_progress=True)
+        report = write(paths or [engine.settings.corpus_dir], show_progress=True)
     except RagError as error:
         raise _fail(error) from error
+    _print_report(report)
+    if not report.outcomes and not (sync and engine.has_index()):
+        raise typer.Exit(code=1)
+
+
+def _print_report(report: IngestReport) -> None:
     for source, outcome in report.outcomes.items():
         err(f"{outcome:>9}  {source}", err=True)
     for rejection in report.rejected:
         err(f" rejected  {rejection.path}: {rejection.reason}", err=True)
     err(report.summary(), err=True)
-    if not report.outcomes:
-        raise typer.Exit(code=1)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Folders to keep in sync (default: RAG_CORPUS_DIR, `seeds/`)."),
+    ] = None,
+) -> None:
+    """Keep the index in sync with folders: add, replace and remove documents as their files
+    appear, change and disappear (Ctrl-C stops)."""
+    from rag.watch import FolderWatcher
+
+    engine = _engine(ctx)
+    try:
+        watcher = FolderWatcher(engine, folders or [engine.settings.corpus_dir], _print_report)
+    except RagError as error:
+        raise _fail(error) from error
+    err(f"Watching {', '.join(map(str, watcher.folders))} (Ctrl-C stops)", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        watcher.run()
 
 
 @app.command()
@@ -303,6 +337,12 @@ def serve(
             "the port can read, upload and delete every document.",
         ),
     ] = False,
+    watch: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--watch", help="A folder to keep in sync while serving (repeat for several)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the chat UI in the browser."""
     from ui.app import build_app, launch_options
@@ -332,10 +372,26 @@ def serve(
     except RagError as error:
         raise _fail(error) from error
     port = port or settings.ui_port
+    watched = _start_watching(engine, watch) if watch else []
     err(f"Serving the chat on http://{bound}:{port}", err=True)
     # show_error=False: a bug's exception text (paths, settings) stays in this terminal;
     # the UI's own messages (gr.Error) still reach the browser.
-    build_app(engine).launch(server_name=bound, server_port=port, show_error=False, **options)
+    build_app(engine, watched).launch(
+        server_name=bound, server_port=port, show_error=False, **options
+    )
+
+
+def _start_watching(engine: RagEngine, folders: list[Path]) -> list[Path]:
+    """A watcher thread syncing `folders` beside the server; the folders, resolved."""
+    from rag.watch import FolderWatcher
+
+    try:
+        watcher = FolderWatcher(engine, folders, _print_report)
+    except RagError as error:
+        raise _fail(error) from error
+    watcher.start()
+    err(f"Watching {', '.join(map(str, watcher.folders))}", err=True)
+    return watcher.folders
 
 
 @app.command()

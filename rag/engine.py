@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -55,7 +55,8 @@ MAX_HISTORY_TURNS = 20
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What one ingest did: per source file added / unchanged / replaced, and the rejections."""
+    """What one ingest did: per source file added / unchanged / replaced (/ removed, by a
+    sync), and the rejections."""
 
     outcomes: dict[str, str] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
@@ -68,9 +69,10 @@ class IngestReport:
     def summary(self) -> str:
         if not self.outcomes:
             return f"Nothing to index: {len(self.rejected)} rejected."
+        removed = f"{self.count('removed')} removed, " if self.count("removed") else ""
         return (
             f"{self.count('added')} added, {self.count('replaced')} replaced, "
-            f"{self.count('unchanged')} unchanged, {len(self.rejected)} rejected; "
+            f"{self.count('unchanged')} unchanged, {removed}{len(self.rejected)} rejected; "
             f"{self.chunks} chunks in the index ({self.seconds:.1f} s)"
         )
 
@@ -187,6 +189,35 @@ class RagEngine:
 
     def ingest(self, paths: Iterable[str | Path], show_progress: bool = False) -> IngestReport:
         """Add new files, replace changed ones, skip unchanged; persist if anything changed."""
+        return self._write_files(list(paths), show_progress, prune=[])
+
+    def sync(
+        self,
+        folders: Iterable[str | Path],
+        show_progress: bool = False,
+        changed: Iterable[str | Path] | None = None,
+    ) -> IngestReport:
+        """`ingest` the folders, and remove the documents of files under them that are gone
+        (or no longer a supported type): the index then holds what the folders hold. A file
+        that is there but cannot be read now keeps its indexed version (and is rejected), as
+        does everything under a folder that is not there (an unmounted drive, a typo).
+
+        `changed`: only these paths under the folders changed (a watcher's events): only
+        they are read, and the documents at or under those that are gone are removed.
+        """
+        roots = [Path(folder).resolve() for folder in folders]
+        if changed is None:
+            return self._write_files(roots, show_progress, [r for r in roots if r.is_dir()])
+        paths = [Path(p).resolve() for p in changed]
+        inside = [p for p in paths if any(p.is_relative_to(root) for root in roots)]
+        present = [p for p in inside if p.exists()]
+        return self._write_files(present, show_progress, [p for p in inside if not p.exists()])
+
+    def _write_files(
+        self, paths: Sequence[str | Path], show_progress: bool, prune: list[Path]
+    ) -> IngestReport:
+        """Upsert the files at `paths`, then delete the documents at or under `prune` whose
+        files were not among them; persist once, if anything changed."""
         started = time.perf_counter()
         files, rejected = collect_files(paths)
         limits = Limits(
@@ -197,13 +228,14 @@ class RagEngine:
             max_seconds=self.settings.extract_timeout_s,
         )
         documents, unreadable = load_documents(files, limits)
-        if not documents:
+        if not documents and not (prune and self.has_index()):
             return IngestReport(rejected=rejected + unreadable)
         with self._writing(create=True) as index:
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
             outcomes = index.upsert(documents, splitter, show_progress)
+            outcomes |= _remove_vanished(index, prune, {str(f) for f in files})
             if any(o != "unchanged" for o in outcomes.values()):
                 index.persist()
             self._serve(index)
@@ -462,3 +494,14 @@ def _llm_answers():
             "pip install 'rag[llm]' (from a checkout: pip install -e '.[llm]')."
         ) from err
     return llm
+
+
+def _remove_vanished(index: Corpus, prune: list[Path], present: set[str]) -> dict[str, str]:
+    """Delete the documents at or under `prune` whose files are not `present`."""
+    removed = {}
+    for doc in index.documents() if prune else []:
+        source = Path(doc.source)
+        if doc.source not in present and any(source.is_relative_to(p) for p in prune):
+            index.delete(doc.doc_id)
+            removed[doc.doc_id] = "removed"
+    return removed

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bench.ui_latency import CHROMIUM, CHROMIUM_ARGS
+from bench.ui_load import free_port
 from rag import RagEngine
 from rag.loaders import read_source_text
 from tests.conftest import serve_app
@@ -312,3 +317,52 @@ def test_an_upload_over_the_size_limit_is_refused_and_the_index_kept(
             expect(page.locator("#documents")).to_contain_text(PESKOV_FILE)
             expect(page.locator("#documents")).not_to_contain_text("big.txt")
     assert not (small.uploads_dir / "big.txt").exists()
+
+
+def test_rag_serve_watch_shows_a_file_dropped_into_the_folder_and_answers_from_it(
+    browser, own_settings, tmp_path
+):
+    """`rag serve --watch DIR` as a user runs it: the documents tab names the folder and
+    lists a file written into it a moment later, with no click; the chat answers from it."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    port = free_port()
+    env = os.environ | {"RAG_DATA_DIR": str(own_settings.data_dir)}
+    command = [
+        sys.executable,
+        "-m",
+        "rag.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--watch",
+        str(folder),
+    ]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "rag serve did not start"
+            time.sleep(0.5)
+        for page in _open(browser, url):
+            page.get_by_role("tab", name="Documents").click()
+            expect(page.locator("#watched")).to_contain_text(str(folder))
+            (folder / "ferry notes.md").write_text(
+                "# Ferry notes\n\nThe Lindqvist ferry to Tromsø leaves at 07:40 daily.\n"
+            )
+            expect(page.locator("#documents")).to_contain_text(
+                "ferry notes.md", timeout=ANSWER_TIMEOUT_MS
+            )
+            page.get_by_role("tab", name="Chat").click()
+            _ask(page, "When does the Lindqvist ferry leave?")
+            expect(_last_answer(page)).to_contain_text("07:40", timeout=ANSWER_TIMEOUT_MS)
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert f"Watching {folder}" in stderr and "added  " in stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,15 @@ document.addEventListener("click", (event) => {
 # Gradio keeps every upload in its cache (GRADIO_TEMP_DIR); the index keeps its own copy in
 # data/uploads. Every 10 minutes, cached files over an hour old go, and all of them at shutdown.
 CACHE_CLEANUP = (600, 3600)
+_WATCH_REFRESH_S = 5
 
 
-def build_app(engine: RagEngine) -> gr.Blocks:
-    """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint."""
+def build_app(engine: RagEngine, watched: Sequence[Path] = ()) -> gr.Blocks:
+    """A chat over the indexed documents, a documents tab, and an `/ask` API endpoint.
+
+    `watched`: folders a watcher keeps in sync (rag.watch): named in the documents tab,
+    whose table is refreshed every few seconds.
+    """
     settings = engine.settings
     chat_events, document_events = ChatEvents(engine), DocumentEvents(engine)
     respond, remember, restore = chat_events.respond, chat_events.remember, chat_events.restore
@@ -143,6 +149,9 @@ def build_app(engine: RagEngine) -> gr.Blocks:
             ingest_result = gr.HTML(
                 "", elem_id="ingest-result", css_template=_TABLE_CSS, js_on_load=None
             )
+            if watched:
+                folders = ", ".join(f"`{folder}`" for folder in watched)
+                gr.Markdown(f"Kept in sync with {folders}.", elem_id="watched")
             documents = gr.HTML("", elem_id="documents", css_template=_TABLE_CSS, js_on_load=None)
             with gr.Row():
                 to_delete = gr.Dropdown(label="Document", choices=[], elem_id="delete-choice")
@@ -176,6 +185,10 @@ def build_app(engine: RagEngine) -> gr.Blocks:
             document_events.delete, [to_delete, only], doc_outputs, api_visibility="private"
         )
         app.load(list_documents, only, [documents, to_delete, only], api_visibility="private")
+        if watched:
+            gr.Timer(_WATCH_REFRESH_S).tick(
+                document_events.table, None, documents, api_visibility="private"
+            )
         gr.api(chat_events.ask, api_name="ask")
     # Answers are read-only over the index and take tens of ms: let a few run at once rather
     # than queue every session behind one (Gradio's default is one at a time per event).

@@ -36,6 +36,14 @@ class DocumentEvents:
             gr.update(choices=choices, value=still),
         )
 
+    def table(self) -> str:
+        """The documents table alone (refreshed while folders are watched: the choices stay
+        as the user left them)."""
+        try:
+            return render_documents(self.engine.documents())
+        except RagError as err:
+            return render_error(err)
+
     def upload(
         self,
         files: list[str] | None,
