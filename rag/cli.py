@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from rag.config import MAX_TOP_K, Settings
 from rag.engine import MAX_HISTORY_TURNS, IngestReport, RagEngine
 from rag.errors import RagError, StoreUnavailableError
-from rag.types import Answer
+from rag.types import Answer, Citation
 
 
 def _settings_help() -> str:
@@ -128,10 +128,14 @@ def render(answer: Answer, text_shown: bool = False, bold: bool = False) -> str:
     elif not answer.refused:
         lines.append("Sources:")
         lines += [
-            f"  [{c.n}] {Path(c.source).name} (chars {c.start}-{c.end}): {c.quote}"
-            for c in answer.citations
+            f"  [{c.n}] {Path(c.source).name} ({_where(c)}): {c.quote}" for c in answer.citations
         ]
     return "\n".join(lines)
+
+
+def _where(c: Citation) -> str:
+    """The quote's place: its character span, and the page, slide, row or chapter."""
+    return f"chars {c.start}-{c.end}" + (f", {c.place}" if c.place else "")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -30,7 +30,7 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.file_text import ExtractionError, Limits, page_at
+from rag.file_text import ExtractionError, Limits, locator_at, page_at
 from rag.loaders import Rejection, collect_files, load_documents, read_source_text
 from rag.reading.splitter import make_splitter
 from rag.retrieve import RETRIEVAL_MODES, Retriever
@@ -38,7 +38,7 @@ from rag.store.corpus import Corpus, DocumentInfo
 from rag.store.faiss.corpus import FaissCorpus, require_index
 from rag.store.faiss.vectors import VectorIndexPolicy
 from rag.text import sentence_spans
-from rag.types import Answer, Passage
+from rag.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -298,7 +298,7 @@ class RagEngine:
         """The passages `ask` would answer `query` from (no synthesis, no follow-up handling)."""
         retriever = self.retriever()
         passages, _ = retriever.retrieve(query, k or self.settings.top_k, mode)
-        return passages
+        return [_placed(p) for p in passages]
 
     def ask(
         self,
@@ -382,8 +382,8 @@ class RagEngine:
         timings["total"] = (time.perf_counter() - started) * 1000
         yield replace(
             answer,
-            citations=[replace(c, page=page_at(c.source, c.start)) for c in answer.citations],
-            retrieved=[replace(p, page=page_at(p.source, p.start)) for p in passages],
+            citations=[_placed(c) for c in answer.citations],
+            retrieved=[_placed(p) for p in passages],
             timings_ms={name: round(ms, 2) for name, ms in timings.items()},
         )
 
@@ -494,6 +494,16 @@ def _llm_answers():
             "pip install 'rag[llm]' (from a checkout: pip install -e '.[llm]')."
         ) from err
     return llm
+
+
+_Placed = TypeVar("_Placed", Passage, Citation)
+
+
+def _placed(item: _Placed) -> _Placed:
+    """With the page and locator ("slide 7", "Sheet1!A12") where it starts in its file."""
+    return replace(
+        item, page=page_at(item.source, item.start), locator=locator_at(item.source, item.start)
+    )
 
 
 def _remove_vanished(index: Corpus, prune: list[Path], present: set[str]) -> dict[str, str]:

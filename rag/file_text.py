@@ -1,4 +1,5 @@
-"""Text out of files: plain text in any common encoding, HTML, PDF (with page starts), DOCX.
+"""Text out of files: plain text in any common encoding, HTML, PDF (with page starts), DOCX,
+spreadsheets (CSV, XLSX), slides (PPTX), e-books (EPUB) and e-mail (EML).
 
 The extracted text is what the index chunks and what citations point into, so extraction is
 deterministic: the same file always gives the same text (`source_text` re-extracts it).
@@ -6,6 +7,8 @@ deterministic: the same file always gives the same text (`source_text` re-extrac
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import io
 import logging
@@ -17,10 +20,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rag.reading.ebooks import epub_to_text
 from rag.reading.html import docx_to_text, html_to_text
+from rag.reading.mail import eml_to_text
+from rag.reading.sheets import csv_to_text, xlsx_to_text
+from rag.reading.slides import pptx_to_text
+from rag.reading.written import Written
 
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
-SUPPORTED_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx")
+# Read by their structure into text in Markdown's block syntax, with a locator per part.
+STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", ".eml")
+SUPPORTED_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *STRUCTURED_SUFFIXES)
 
 # A malformed PDF is reported as a rejection; pypdf's own warnings about it are noise.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -58,19 +68,32 @@ _NO_LIMITS = Limits(
 
 @dataclass(frozen=True)
 class Extracted:
-    """A file's text, the sha256 of its bytes, where each page starts (PDF only) and the
-    title the file declares (HTML's <title>)."""
+    """A file's text, the sha256 of its bytes, where each page starts (PDF only), the title
+    the file declares (HTML's <title>, a deck's first slide title, an e-mail's subject),
+    where each part starts and what it is called (a slide, a spreadsheet row, a chapter)
+    and header fields (an e-mail's from, to, date, subject)."""
 
     text: str
     sha256: str
     page_starts: list[int] = field(default_factory=list)
     title: str = ""
+    locators: list[tuple[int, str]] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding a char offset, for PDFs."""
         if not self.page_starts:
             return None
         return sum(1 for start in self.page_starts if start <= offset)
+
+    def locator_at(self, offset: int) -> str | None:
+        """Where a char offset stands as a person would find it: "page 3", "slide 7",
+        "Sheet1!A12", a chapter's title; None for formats without parts."""
+        page = self.page_at(offset)
+        if page is not None:
+            return f"page {page}"
+        found = [label for start, label in self.locators if start <= offset]
+        return found[-1] if found else None
 
 
 def _normalize_newlines(text: str) -> str:
@@ -190,6 +213,38 @@ def _docx_text(data: bytes, limits: Limits) -> str:
     return _normalize_newlines(text)
 
 
+def _structured(suffix: str, data: bytes, limits: Limits) -> Written:
+    """A spreadsheet, deck, e-book or e-mail written as text (rag.reading.written)."""
+    kind = suffix[1:].upper()
+    if suffix in (".xlsx", ".pptx", ".epub"):
+        _check_unpacked_size(data, limits, kind)
+    try:
+        if suffix == ".csv":
+            return csv_to_text(decode_text(data))
+        if suffix == ".xlsx":
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                return xlsx_to_text(workbook)
+            finally:
+                workbook.close()
+        if suffix == ".pptx":
+            from pptx import Presentation
+
+            return pptx_to_text(Presentation(io.BytesIO(data)))
+        if suffix == ".epub":
+            from ebooklib import epub
+
+            return epub_to_text(epub.read_epub(io.BytesIO(data), {"ignore_ncx": True}))
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        return eml_to_text(message)  # type: ignore[arg-type]
+    except ExtractionError:
+        raise
+    except Exception as err:  # each library raises its own zip, XML and key errors alike
+        raise ExtractionError(f"malformed {kind} ({type(err).__name__})") from err
+
+
 def _check_budget(chars: int, started: float, limits: Limits) -> None:
     if chars > limits.max_text_chars:
         raise ExtractionError(
@@ -201,13 +256,14 @@ def _check_budget(chars: int, started: float, limits: Limits) -> None:
         )
 
 
-def _check_unpacked_size(data: bytes, limits: Limits) -> None:
-    """A DOCX is a zip: what its entries unpack to is known before any is read."""
+def _check_unpacked_size(data: bytes, limits: Limits, kind: str = "DOCX") -> None:
+    """A DOCX (XLSX, PPTX, EPUB) is a zip: what its entries unpack to is known before any
+    is read."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(entry.file_size for entry in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise ExtractionError(f"malformed DOCX ({type(err).__name__})") from err
+        raise ExtractionError(f"malformed {kind} ({type(err).__name__})") from err
     if unpacked > limits.max_text_chars:
         raise ExtractionError(
             f"it unpacks to {unpacked / 2**20:.0f} MB, over the "
@@ -243,6 +299,16 @@ def extract(path: Path, limits: Limits) -> Extracted:
         text, title = _html_text(data, limits)
         _check_budget(len(text), time.monotonic(), limits)
         return Extracted(text, digest, title=title)
+    if suffix in STRUCTURED_SUFFIXES:
+        written = _structured(suffix, data, limits)
+        text = _normalize_newlines(written.text)
+        if not text.strip():
+            raise ExtractionError(f"{suffix[1:].upper()} without text")
+        _check_budget(len(text), time.monotonic(), limits)
+        title = written.title or path.stem  # a spreadsheet declares none
+        return Extracted(
+            text, digest, title=title, locators=written.locators, metadata=written.metadata
+        )
     text = decode_text(data)
     _check_budget(len(text), time.monotonic(), limits)
     return Extracted(text, digest)
@@ -267,5 +333,17 @@ def page_at(path: str | Path, offset: int) -> int | None:
         return None
     try:
         return source_text(path).page_at(offset)
+    except (OSError, ExtractionError):
+        return None
+
+
+def locator_at(path: str | Path, offset: int) -> str | None:
+    """Where a char offset of the file's text stands ("page 3", "slide 7", "Sheet1!A12", a
+    chapter), for the formats with parts; None for the others, or a moved or deleted file."""
+    suffix = Path(path).suffix.lower()
+    if suffix != ".pdf" and suffix not in STRUCTURED_SUFFIXES:
+        return None
+    try:
+        return source_text(path).locator_at(offset)
     except (OSError, ExtractionError):
         return None

@@ -101,13 +101,16 @@ class TextFileReader(BaseReader):
             "title": extracted.title or _title_of(text, file.stem),
             "date": date.group(0) if date else "",
             "sha256": extracted.sha256,
+            **extracted.metadata,  # an e-mail's from, to, date, subject: for --filter
             **(extra_info or {}),
         }
         if extracted.page_starts:
             metadata["page_starts"] = extracted.page_starts
         document = Document(id_=str(file), text=text, metadata=metadata)
-        document.excluded_embed_metadata_keys = list(_NOT_EMBEDDED)
-        document.excluded_llm_metadata_keys = list(_NOT_EMBEDDED)
+        # The e-mail's fields stand in its text already: not embedded twice.
+        hidden = list(dict.fromkeys([*_NOT_EMBEDDED, *extracted.metadata]))
+        document.excluded_embed_metadata_keys = list(hidden)
+        document.excluded_llm_metadata_keys = list(hidden)
         return [document]
 
 

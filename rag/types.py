@@ -26,6 +26,7 @@ class Passage:
     score: float
     page: int | None = None  # PDF page where the passage starts
     section: str = ""  # the heading (or FAQ question) the passage starts under
+    locator: str | None = None  # where it starts: "page 3", "slide 7", "Sheet1!A12", a chapter
     # Its units (rag.reading) as stored at ingest: what answers quote; and each unit's cosine
     # to the question (NaN: no vector; empty: not computed). Not in the JSON.
     units: tuple[Unit, ...] = field(default=(), repr=False, compare=False)
@@ -80,8 +81,15 @@ class Citation:
     page: int | None = None  # PDF page where the quote starts
     section: str = ""  # the headings (or FAQ question) above the quote, outermost first
     # What `start`/`end` index: "file" (the file's own text, newlines normalised) or
-    # "extracted" (the text extracted from HTML, PDF, DOCX: `rag docs show SOURCE`).
+    # "extracted" (the text extracted from HTML, PDF, DOCX, spreadsheets, slides, e-books,
+    # e-mail: `rag docs show SOURCE`).
     offsets: str = "file"
+    locator: str | None = None  # where the quote stands: "page 3", "slide 7", "Sheet1!A12"
+
+    @property
+    def place(self) -> str:
+        """Where a person finds the quote: its locator, else its PDF page; "" for text."""
+        return self.locator or (f"page {self.page}" if self.page else "")
 
 
 @dataclass(frozen=True)

@@ -226,17 +226,17 @@ def test_very_long_lines_load(tmp_path):
 
 
 def test_unsupported_missing_and_glob_paths(tmp_path):
-    (tmp_path / "data.csv").write_text("a,b\n", encoding="utf-8")
+    (tmp_path / "data.rtf").write_text("{\\rtf1 a}\n", encoding="utf-8")
     (tmp_path / "x.md").write_text("# X\n")
     (tmp_path / "y.md").write_text("# Y\n")
     files, rejected = collect_files(
-        [tmp_path / "data.csv", tmp_path / "nope.txt", f"{tmp_path}/*.md", f"{tmp_path}/*.rtf"]
+        [tmp_path / "data.rtf", tmp_path / "nope.txt", f"{tmp_path}/*.md", f"{tmp_path}/*.odt"]
     )
     assert [f.name for f in files] == ["x.md", "y.md"]
     reasons = {r.path.rsplit("/", 1)[-1]: r.reason for r in rejected}
-    assert "unsupported file type" in reasons["data.csv"]
+    assert "unsupported file type" in reasons["data.rtf"]
     assert reasons["nope.txt"] == "no such file or folder"
-    assert reasons["*.rtf"] == "no file matches this pattern"
+    assert reasons["*.odt"] == "no file matches this pattern"
 
 
 def test_a_symlink_loop_does_not_hang_the_walk(tmp_path):

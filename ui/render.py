@@ -150,7 +150,7 @@ def render_sources(answer: Answer) -> str:
 
 def _source_item(c: Citation, phrase: tuple[int, int] | None = None) -> str:
     """One citation: [n], file, title, where (page, chars, section) and the passage."""
-    where = f"{f'page {c.page}, ' if c.page else ''}chars {c.start}–{c.end}"
+    where = f"{f'{c.place}, ' if c.place else ''}chars {c.start}–{c.end}"
     section = f'<p class="section">{esc(c.section)}</p>' if c.section else ""
     return (
         f'<li id="src-{c.n}" class="source"><strong>[{c.n}]</strong> '
@@ -203,7 +203,9 @@ def conversation_markdown(turns: list[dict[str, Any]]) -> str:
         lines += [f"**You:** {turn['question']}", "", f"**Answer:** {answer['text']}", ""]
         for c in answer["citations"]:
             where = [f"`{c['source']}`", f"characters {c['start']}–{c['end']}"]
-            if c.get("page"):
+            if c.get("locator"):
+                where.append(c["locator"])
+            elif c.get("page"):  # an answer exported before locators
                 where.append(f"page {c['page']}")
             if c.get("section"):
                 where.append(f"section “{c['section']}”")

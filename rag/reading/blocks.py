@@ -20,8 +20,9 @@ LEGAL = "l"  # a sentence of a licence or copyright notice: an answer only when 
 LABELS = frozenset({HEADING, QUESTION, TERM})  # what makes a section
 NOT_ANSWERS = LABELS | {TOC}
 
-# The formats a reader exists for; the extracted text of HTML and DOCX is written in the
-# Markdown block syntax (rag.reading.html), without inline markup.
+# The formats a reader exists for; the extracted text of HTML and DOCX (rag.reading.html),
+# spreadsheets, slides, e-books and e-mail (rag.reading.written) is written in the Markdown
+# block syntax, without inline markup.
 MARKDOWN, RST, PLAIN, EXTRACTED = "markdown", "rst", "plain", "extracted"
 _FORMATS = {
     ".md": MARKDOWN,
@@ -30,6 +31,11 @@ _FORMATS = {
     ".html": EXTRACTED,
     ".htm": EXTRACTED,
     ".docx": EXTRACTED,
+    ".csv": EXTRACTED,
+    ".xlsx": EXTRACTED,
+    ".pptx": EXTRACTED,
+    ".epub": EXTRACTED,
+    ".eml": EXTRACTED,
 }
 
 
@@ -58,6 +64,5 @@ def format_of(path: str | Path) -> str:
 
 def text_format(path: str | Path) -> str:
     """Whether citation offsets index the file's own text or the text extracted from it."""
-    return (
-        "extracted" if Path(path).suffix.lower() in (".html", ".htm", ".pdf", ".docx") else "file"
-    )
+    suffix = Path(path).suffix.lower()
+    return "extracted" if suffix == ".pdf" or _FORMATS.get(suffix) == EXTRACTED else "file"

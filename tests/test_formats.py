@@ -1,0 +1,207 @@
+"""Spreadsheets (CSV, XLSX), slide decks (PPTX), e-books (EPUB) and e-mail (EML): read by
+their structure, cited by exact spans with a locator a person can find (row, slide,
+chapter), and rejected with a reason when malformed. Files are written by the same
+libraries people's tools use (openpyxl, python-pptx, EbookLib) or by hand (CSV, EML)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag import RagEngine, Settings
+from rag.cli import app
+from rag.file_text import Limits, extract
+from rag.loaders import collect_files, load_documents, read_source_text
+
+STAFF_CSV = "Name;Role;Office\nAlice Moreau;Ferry captain;Tromsø\nBjørn Lie;Engineer;Bodø\n"
+EML = (
+    "From: Alice Moreau <alice@example.org>\n"
+    "To: Bjørn Lie <bjorn@example.org>\n"
+    "Date: Mon, 02 Mar 2026 09:15:00 +0100\n"
+    "Subject: Radar upgrade approved\n"
+    "Content-Type: text/plain; charset=utf-8\n\n"
+    "Hi Bjørn,\n\nThe board approved the radar upgrade. Installation starts on\n"
+    "14 April in Bodø.\n\nAlice\n"
+)
+
+
+def make_xlsx(path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    budget = workbook.active
+    budget.title = "Budget"
+    budget.append(["Item", "Cost (EUR)", "Owner"])
+    budget.append(["New hull paint", 12500, "Alice Moreau"])
+    budget.append([None, None, None])  # an empty row: skipped, the next keeps its number
+    budget.append(["Radar upgrade", 48000, "Bjørn | Lie"])
+    crew = workbook.create_sheet("Crew")
+    crew.append(["Name", "Certificate"])
+    crew.append(["Carl Nilsen", "STCW Basic Safety"])
+    workbook.save(path)
+
+
+def make_pptx(path: Path) -> None:
+    from pptx import Presentation
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])
+    first.shapes.title.text = "Ferry timetable 2026"
+    first.placeholders[1].text = "The Lindqvist ferry leaves Tromsø at 07:40 daily."
+    first.notes_slide.notes_text_frame.text = "Mention the winter schedule."
+    second = deck.slides.add_slide(deck.slide_layouts[1])
+    second.shapes.title.text = "Fleet"
+    second.placeholders[1].text = "Two electric vessels serve the northern route."
+    deck.save(path)
+
+
+def make_epub(path: Path) -> None:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("northern-ferries")
+    book.set_title("Northern Ferries")
+    book.set_language("en")
+    chapters = []
+    for name, heading, text in [
+        ("c1.xhtml", "Early years", "The first ferry crossed the fjord in 1921."),
+        ("c2.xhtml", "Modern fleet", "Today electric ferries cross the fjord every hour."),
+    ]:
+        chapter = epub.EpubHtml(title=heading, file_name=name, lang="en")
+        chapter.content = f"<h1>{heading}</h1><p>{text}</p>"
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.toc = chapters
+    book.spine = ["nav", *chapters]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+
+
+def make_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "staff.csv").write_text(STAFF_CSV, encoding="utf-8")
+    (folder / "note.eml").write_text(EML, encoding="utf-8")
+    make_xlsx(folder / "budget.xlsx")
+    make_pptx(folder / "deck.pptx")
+    make_epub(folder / "book.epub")
+    return folder
+
+
+def _at(path: Path, label: str) -> str:
+    """The line of the extracted text where the locator `label` starts."""
+    extracted = extract(path, Limits())
+    start = next(s for s, name in extracted.locators if name == label)
+    return extracted.text[start:].split("\n", 1)[0]
+
+
+def test_each_format_is_written_as_blocks_with_locators_at_their_parts(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus")
+    assert (
+        _at(corpus / "staff.csv", "row 3") == "| Name: Bjørn Lie | Role: Engineer | Office: Bodø |"
+    )
+    assert _at(corpus / "budget.xlsx", "Budget!A4").startswith("| Item: Radar upgrade |")
+    assert "Owner: Bjørn \\| Lie" in _at(corpus / "budget.xlsx", "Budget!A4")  # escaped
+    assert _at(corpus / "budget.xlsx", "Crew") == "## Crew"
+    assert _at(corpus / "deck.pptx", "slide 2") == "# Slide 2: Fleet"
+    assert _at(corpus / "book.epub", "Modern fleet") == "# Modern fleet"
+    deck = extract(corpus / "deck.pptx", Limits())
+    assert deck.title == "Ferry timetable 2026"
+    assert deck.text.count("Ferry timetable 2026") == 1  # the title shape is not repeated
+    assert "Notes: Mention the winter schedule." in deck.text
+    assert deck.locator_at(deck.text.index("Two electric")) == "slide 2"
+    assert extract(corpus / "budget.xlsx", Limits()).title == "budget"  # none declared
+    assert extract(corpus / "book.epub", Limits()).title == "Northern Ferries"
+
+
+def test_an_emails_fields_are_its_title_lines_and_metadata(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus")
+    documents, rejected = load_documents([corpus / "note.eml"])
+    assert rejected == []
+    meta = documents[0].metadata
+    assert meta["title"] == meta["subject"] == "Radar upgrade approved"
+    assert meta["from"] == "Alice Moreau <alice@example.org>"
+    assert meta["date"] == "Mon, 02 Mar 2026 09:15:00 +0100"
+    assert "From: Alice Moreau" in documents[0].text
+    assert "from" in documents[0].excluded_embed_metadata_keys  # in the text already
+
+
+def _zip(path: Path, entries: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("junk.xlsx", lambda p: p.write_bytes(b"PK\x03\x04 nope"), "malformed XLSX"),
+        ("junk.pptx", lambda p: _zip(p, {"a.txt": b"not a deck"}), "malformed PPTX"),
+        ("junk.epub", lambda p: _zip(p, {"mimetype": b"application/epub+zip"}), "malformed EPUB"),
+        ("bomb.xlsx", lambda p: _zip(p, {"x.xml": b"0" * 9 * 2**20}), "over the 8 MB limit"),
+        ("empty.csv", lambda p: p.write_text("\n\n"), "empty file"),
+        ("header.csv", lambda p: p.write_text("Name,Role\n"), "CSV without text"),
+        ("blank.eml", lambda p: p.write_text("Subject: \n\n"), "EML without text"),
+    ],
+)
+def test_malformed_files_are_rejected_with_a_reason(tmp_path, name, make, reason):
+    make(tmp_path / name)
+    (tmp_path / "good.csv").write_text(STAFF_CSV, encoding="utf-8")
+    files, _ = collect_files([tmp_path])
+    documents, rejected = load_documents(files, Limits(max_text_chars=8 * 2**20))
+    assert [Path(d.metadata["file_path"]).name for d in documents] == ["good.csv"]
+    assert len(rejected) == 1 and reason in rejected[0].reason, rejected
+
+
+@pytest.mark.slow
+def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus")
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    report = engine.ingest([corpus])
+    assert report.count("added") == 5 and report.rejected == []
+    cases = {
+        "When does the Lindqvist ferry leave Tromsø?": ("deck.pptx", "slide 1", "07:40"),
+        "How much does the radar upgrade cost?": ("budget.xlsx", "Budget!A4", "48000"),
+        "Who is the ferry captain?": ("staff.csv", "row 2", "Alice Moreau"),
+        "When did the first ferry cross the fjord?": ("book.epub", "Early years", "1921"),
+        "When does the radar installation start?": ("note.eml", None, "14 April"),
+        "Which certificate does Carl Nilsen hold?": ("budget.xlsx", "Crew!A2", "STCW"),
+    }
+    for question, (name, locator, phrase) in cases.items():
+        answer = engine.ask(question)
+        first = answer.citations[0]
+        assert (Path(first.source).name, first.locator) == (name, locator), question
+        assert phrase in first.quote and first.offsets == "extracted"
+        for c in answer.citations:
+            assert read_source_text(c.source)[c.start : c.end] == c.quote
+    for passage in engine.retrieve("electric vessels on the northern route"):
+        if Path(passage.source).name == "deck.pptx":
+            assert passage.locator in ("slide 1", "slide 2")
+
+
+@pytest.mark.slow
+def test_an_emails_sender_filters_and_the_json_carries_the_locator(tmp_path, monkeypatch):
+    corpus = make_corpus(tmp_path / "corpus")
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
+    only_mail = runner.invoke(
+        app,
+        ["ask", "radar upgrade", "--json", "--filter", "from=Alice Moreau <alice@example.org>"],
+    )
+    assert only_mail.exit_code == 0, only_mail.stderr
+    answer = json.loads(only_mail.stdout)
+    assert {Path(p["source"]).name for p in answer["retrieved"]} == {"note.eml"}
+    sheet = json.loads(
+        runner.invoke(app, ["ask", "How much does the radar upgrade cost?", "--json"]).stdout
+    )
+    assert sheet["citations"][0]["locator"] == "Budget!A4"
+    assert "locator" in sheet["retrieved"][0]
+    shown = runner.invoke(app, ["docs", "show", str(corpus / "budget.xlsx")])
+    assert "| Item: Radar upgrade | Cost (EUR): 48000 |" in shown.stdout
+    plain = runner.invoke(app, ["ask", "How much does the radar upgrade cost?"])
+    assert "Budget!A4" in plain.stdout
