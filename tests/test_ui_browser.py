@@ -366,3 +366,14 @@ def test_rag_serve_watch_shows_a_file_dropped_into_the_folder_and_answers_from_i
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert f"Watching {folder}" in stderr and "added  " in stderr
+
+
+def test_a_citation_is_shown_where_it_stands_in_its_document(page):
+    _ask(page, "What did Peskov say?")
+    choice = page.locator("#show-in-document")
+    expect(choice).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    choice.get_by_label(re.compile(rf"\[1\] {re.escape(PESKOV_FILE)}")).check()
+    quote = page.locator("#document-view mark#quote")
+    expect(quote).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
+    expect(quote).to_be_in_viewport()  # its box scrolled to it
+    expect(page.locator("#document-view .where")).to_contain_text(PESKOV_FILE)

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
@@ -40,6 +40,7 @@ from rag.errors import (
     StoreUnavailableError,
 )
 from rag.retrieve import RETRIEVAL_MODES
+from ui.source_view import document_view
 from ui.uploads import ingest_uploads
 
 MODEL = "rag"  # the one model `GET /v1/models` lists: this server's documents
@@ -137,6 +138,13 @@ def build_api(engine: RagEngine, require_key: bool) -> FastAPI:
         """The indexed documents."""
         listed = engine.documents()
         return {"documents": [asdict(d) for d in listed]}
+
+    @api.get("/documents/view", response_class=HTMLResponse)
+    def view_document(source: str, start: int, end: int) -> HTMLResponse:
+        """A quote (a citation's `source`, `start`, `end`) where it stands in its indexed
+        document, as HTML: its text around the quote, a PDF's page drawn with the quote
+        marked. 404 for a source that is not an indexed document."""
+        return HTMLResponse(document_view(engine, source, start, end))
 
     @api.post("/documents")
     def add_documents(files: list[UploadFile]) -> dict[str, Any]:

@@ -42,6 +42,21 @@ _SOURCES_CSS = """
 .sources .dropped { margin-top: 0.6em; color: #666; font-size: 0.9em; }
 """
 _TABLE_CSS = "td, th { padding: 0.2em 0.6em; text-align: left; }"
+# The document view (ui.source_view): a scrolling box, the quote marked and scrolled to.
+_DOCUMENT_CSS = """
+.document-view .where { color: #666; font-size: 0.9em; }
+.document-view img.page { max-width: 100%; border: 1px solid #ddd; margin-bottom: 0.5em; }
+.document-view pre.document { white-space: pre-wrap; max-height: 28em; overflow-y: auto;
+  font-family: inherit; font-size: 0.95em; border: 1px solid #ddd; padding: 0.6em; }
+.document-view mark { background: #fde68a; }
+"""
+# Each new view is scrolled to its quote (the box, and the page to the box).
+_SCROLL_TO_QUOTE_JS = """
+new MutationObserver(() => {
+  const quote = element.querySelector("#quote");
+  if (quote) quote.scrollIntoView({block: "center"});
+}).observe(element, {childList: true, subtree: true});
+"""
 
 # [n] links in an answer scroll their source into view and outline it. Gradio opens chat
 # links in a new tab, so the click is caught (capture phase) before the browser follows it.
@@ -134,6 +149,18 @@ def build_app(engine: RagEngine, watched: Sequence[Path] = ()) -> gr.Blocks:
                 css_template=_SOURCES_CSS,
                 js_on_load=_SCROLL_TO_SOURCE_JS,
             )
+            show_in = gr.Radio(
+                label="Show a citation where it stands in its document",
+                choices=[],
+                visible=False,
+                elem_id="show-in-document",
+            )
+            document = gr.HTML(
+                "",
+                elem_id="document-view",
+                css_template=_DOCUMENT_CSS,
+                js_on_load=_SCROLL_TO_QUOTE_JS,
+            )
             export = gr.DownloadButton(
                 "Export the conversation (Markdown)", visible=False, elem_id="export"
             )
@@ -160,14 +187,18 @@ def build_app(engine: RagEngine, watched: Sequence[Path] = ()) -> gr.Blocks:
         chat_inputs = [textbox, chatbot, queries, turns, top_k, mode, only]
         chat_outputs = [chatbot, queries, sources, textbox, turns]
         kept_inputs = [chatbot, queries, sources, turns]
+        choices = chat_events.citation_choices
         gr.on([textbox.submit, submit.click], respond, chat_inputs, chat_outputs,
               api_visibility="private").then(
             remember, kept_inputs, [kept, export], api_visibility="private"
-        )  # fmt: skip
+        ).then(choices, turns, [show_in, document], api_visibility="private")  # fmt: skip
         chatbot.example_select(
             chat_events.pick_example, None, textbox, api_visibility="private"
         ).then(respond, chat_inputs, chat_outputs, api_visibility="private").then(
             remember, kept_inputs, [kept, export], api_visibility="private"
+        ).then(choices, turns, [show_in, document], api_visibility="private")
+        show_in.input(
+            chat_events.show_in_document, [show_in, turns], document, api_visibility="private"
         )
         chatbot.like(chat_events.record_feedback, chatbot, None, api_visibility="private")
         # The chat's clear button must also forget the follow-up history, the sources and
@@ -178,7 +209,9 @@ def build_app(engine: RagEngine, watched: Sequence[Path] = ()) -> gr.Blocks:
             api_visibility="private",
         )
         app.load(restore, kept, [chatbot, queries, sources, turns, export],
-                 api_visibility="private")  # fmt: skip
+                 api_visibility="private").then(
+            choices, turns, [show_in, document], api_visibility="private"
+        )  # fmt: skip
         doc_outputs = [ingest_result, documents, to_delete, only]
         add.click(document_events.upload, [files, only], doc_outputs, api_visibility="private")
         remove.click(

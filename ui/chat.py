@@ -24,6 +24,7 @@ from ui.render import (
     render_sources,
     stream_message,
 )
+from ui.source_view import document_view
 
 
 class ChatEvents:
@@ -118,6 +119,31 @@ class ChatEvents:
         path = Path(self.exports.name) / f"conversation-{digest}.md"
         path.write_text(text, encoding="utf-8")
         return gr.update(value=str(path), visible=True)
+
+    def citation_choices(self, turns: list[dict[str, Any]]) -> tuple[Any, str]:
+        """The last answer's citations, to show one where it stands in its document."""
+        citations = turns[-1]["answer"]["citations"] if turns else []
+        choices = [
+            (
+                f"[{c['n']}] {Path(c['source']).name}"
+                + (f", {c['locator']}" if c.get("locator") else ""),
+                c["n"],
+            )
+            for c in citations
+        ]
+        return gr.update(choices=choices, value=None, visible=bool(choices)), ""
+
+    def show_in_document(self, n: int | None, turns: list[dict[str, Any]]) -> str:
+        """The chosen citation's quote in its document (ui.source_view): the source comes
+        from this session's own answer, and must be an indexed document."""
+        citations = turns[-1]["answer"]["citations"] if turns and n is not None else []
+        chosen = next((c for c in citations if c["n"] == n), None)
+        if chosen is None:
+            return ""
+        try:
+            return document_view(self.engine, chosen["source"], chosen["start"], chosen["end"])
+        except RagError as err:
+            return render_error(err)
 
     def pick_example(self, example: gr.SelectData) -> str:
         return example.value["text"]
