@@ -6,11 +6,12 @@ RAG := $(VENV)/bin/rag
 STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 CHROMIUM := /usr/bin/chromium
+TESSERACT := /usr/bin/tesseract
 
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install install-dev run test test-fast check lint eval chromium clean bench
+.PHONY: install install-dev run test test-fast check lint eval chromium ocr clean bench
 
 # What serving needs: no test tools, llama.cpp build or PostgreSQL server (the extras:
 # `pip install -e '.[llm]'` for RAG_SYNTH=llm, `'.[pg]'` for RAG_STORE=pgvector).
@@ -38,14 +39,23 @@ chromium:
 		else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; \
 	fi
 
+# OCR of scans and photos (rag.ocr): Debian's tesseract-ocr and its English data (~10 MB).
+ocr:
+	@if [ ! -x $(TESSERACT) ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q tesseract-ocr; \
+		else sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr; fi; \
+	fi
+
+# Without OCR the chat still runs: scans are then refused with how to install it.
 run: install
+	-@$(MAKE) --no-print-directory ocr
 	$(RAG) ingest
 	$(RAG) serve
 
-test: install-dev chromium
+test: install-dev chromium ocr
 	$(PY) -m pytest
 
-test-fast: install-dev
+test-fast: install-dev ocr
 	$(PY) -m pytest -m "not slow and not browser"
 
 lint: install-dev

@@ -1,5 +1,6 @@
 """Text out of files: plain text in any common encoding, HTML, PDF (with page starts), DOCX,
-spreadsheets (CSV, XLSX), slides (PPTX), e-books (EPUB) and e-mail (EML).
+spreadsheets (CSV, XLSX), slides (PPTX), e-books (EPUB), e-mail (EML), and scans (images,
+PDF pages without a text layer) by OCR.
 
 The extracted text is what the index chunks and what citations point into, so extraction is
 deterministic: the same file always gives the same text (`source_text` re-extracts it).
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rag import ocr
 from rag.reading.ebooks import epub_to_text
 from rag.reading.html import docx_to_text, html_to_text
 from rag.reading.mail import eml_to_text
@@ -30,7 +32,19 @@ from rag.reading.written import Written
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 # Read by their structure into text in Markdown's block syntax, with a locator per part.
 STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", ".eml")
-SUPPORTED_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *STRUCTURED_SUFFIXES)
+IMAGE_SUFFIXES = ocr.IMAGE_SUFFIXES  # scans and photos, read by OCR
+PAGED_SUFFIXES = (".pdf", *IMAGE_SUFFIXES)  # their text keeps where each page starts
+SUPPORTED_SUFFIXES = (
+    *PLAIN_SUFFIXES,
+    ".html",
+    ".htm",
+    ".pdf",
+    ".docx",
+    *STRUCTURED_SUFFIXES,
+    *IMAGE_SUFFIXES,
+)
+
+logger = logging.getLogger(__name__)
 
 # A malformed PDF is reported as a rejection; pypdf's own warnings about it are noise.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -190,13 +204,66 @@ def _pdf_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
         raise
     except Exception as err:  # pypdf raises its own errors, limits, recursion, key errors…
         raise ExtractionError(f"malformed PDF ({type(err).__name__}: {err})") from err
-    if not any(pages):
-        raise ExtractionError("PDF without a text layer (scanned?); OCR it first")
+    if not all(pages):
+        pages = _ocr_blank_pages(data, pages, started, limits)
+    return _joined_pages(pages)
+
+
+def _joined_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """The pages' texts separated by blank lines, and where each starts."""
     starts, offset = [], 0
     for page in pages:
         starts.append(offset)
         offset += len(page) + 2
     return "\n\n".join(pages), starts
+
+
+def _ocr_blank_pages(data: bytes, pages: list[str], started: float, limits: Limits) -> list[str]:
+    """The pages without a text layer (a scan, a scanned appendix) read by OCR (rag.ocr).
+
+    Without Tesseract, a PDF with some text keeps its text pages; one with none is refused.
+    """
+    if not ocr.available():
+        if any(pages):
+            logger.warning("Pages without a text layer skipped: %s", ocr.INSTALL_HINT)
+            return pages
+        raise ExtractionError(f"PDF without a text layer (scanned?): {ocr.INSTALL_HINT}")
+    read = list(pages)
+    chars = sum(len(p) for p in pages)
+    try:
+        for index, text in enumerate(pages):
+            if not text:
+                read[index] = _clean_ocr(ocr.image_text(ocr.pdf_page_image(data, index)))
+                chars += len(read[index])
+                _check_budget(chars, started, limits)
+    except ocr.OcrError as err:
+        raise ExtractionError(str(err)) from err
+    if not any(read):
+        raise ExtractionError("scanned PDF in which OCR found no text")
+    return read
+
+
+def _clean_ocr(text: str) -> str:
+    return _BLANK_RUNS.sub("\n\n", _normalize_newlines(text)).strip()
+
+
+def _image_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
+    """A scan or photo read by OCR, one page per frame (a multi-page TIFF)."""
+    started = time.monotonic()
+    pages: list[str] = []
+    try:
+        for number, frame in enumerate(ocr.image_pages(data), start=1):
+            if number > limits.max_pdf_pages:
+                raise ExtractionError(
+                    f"over {limits.max_pdf_pages} pages, the page limit (RAG_MAX_PDF_PAGES)"
+                )
+            pages.append(_clean_ocr(ocr.image_text(frame)))
+            _check_budget(sum(len(p) for p in pages), started, limits)
+    except ocr.OcrError as err:
+        raise ExtractionError(str(err)) from err
+    if not any(pages):
+        raise ExtractionError("image in which OCR found no text")
+    return _joined_pages(pages)
 
 
 def _docx_text(data: bytes, limits: Limits) -> str:
@@ -293,6 +360,9 @@ def extract(path: Path, limits: Limits) -> Extracted:
     if suffix == ".pdf":
         text, page_starts = _pdf_text(data, limits)
         return Extracted(text, digest, page_starts)
+    if suffix in IMAGE_SUFFIXES:
+        text, page_starts = _image_text(data, limits)
+        return Extracted(text, digest, page_starts if len(page_starts) > 1 else [])
     if suffix == ".docx":
         return Extracted(_docx_text(data, limits), digest)
     if suffix in (".html", ".htm"):
@@ -329,7 +399,7 @@ def source_text(path: str | Path) -> Extracted:
 def page_at(path: str | Path, offset: int) -> int | None:
     """The PDF page holding a char offset of the file's text; None for other formats, or when
     the file has been moved or deleted since it was indexed (the passage text is in the index)."""
-    if Path(path).suffix.lower() != ".pdf":
+    if Path(path).suffix.lower() not in PAGED_SUFFIXES:
         return None
     try:
         return source_text(path).page_at(offset)
@@ -341,7 +411,7 @@ def locator_at(path: str | Path, offset: int) -> str | None:
     """Where a char offset of the file's text stands ("page 3", "slide 7", "Sheet1!A12", a
     chapter), for the formats with parts; None for the others, or a moved or deleted file."""
     suffix = Path(path).suffix.lower()
-    if suffix != ".pdf" and suffix not in STRUCTURED_SUFFIXES:
+    if suffix not in PAGED_SUFFIXES and suffix not in STRUCTURED_SUFFIXES:
         return None
     try:
         return source_text(path).locator_at(offset)

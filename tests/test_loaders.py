@@ -131,7 +131,7 @@ def _blank_pdf(path):
         ("nul.txt", lambda p: p.write_bytes(b"text\x00with nul"), "binary"),
         ("junk.pdf", lambda p: p.write_bytes(b"%PDF-1.4 not really"), "malformed PDF"),
         ("locked.pdf", _encrypted_pdf, "encrypted PDF"),
-        ("scan.pdf", _blank_pdf, "without a text layer"),
+        ("scan.pdf", _blank_pdf, "OCR found no text"),
         ("junk.docx", lambda p: p.write_bytes(b"PK\x03\x04 nope"), "malformed DOCX"),
         ("empty.html", lambda p: p.write_text("<html><script>x()</script></html>"), "HTML"),
     ],
@@ -242,7 +242,7 @@ def test_unsupported_missing_and_glob_paths(tmp_path):
 def test_a_symlink_loop_does_not_hang_the_walk(tmp_path):
     (tmp_path / "a.txt").write_text("x y z\n", encoding="utf-8")
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "image.bmp").write_bytes(b"BM")
     files, rejected = collect_files([tmp_path, tmp_path / "a.txt"])
     assert [f.name for f in files] == ["a.txt"]
     assert rejected == []

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.ocr import IMAGE_SUFFIXES
+
 # Block kinds, one letter each: they are stored with every chunk (rag.reading.units).
 TEXT = "t"  # a paragraph: split into sentences
 ITEM = "i"  # a list item: split into sentences
@@ -65,4 +67,5 @@ def format_of(path: str | Path) -> str:
 def text_format(path: str | Path) -> str:
     """Whether citation offsets index the file's own text or the text extracted from it."""
     suffix = Path(path).suffix.lower()
-    return "extracted" if suffix == ".pdf" or _FORMATS.get(suffix) == EXTRACTED else "file"
+    scanned = suffix == ".pdf" or suffix in IMAGE_SUFFIXES
+    return "extracted" if scanned or _FORMATS.get(suffix) == EXTRACTED else "file"
