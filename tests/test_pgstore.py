@@ -591,3 +591,19 @@ def test_rag_eval_corpus_on_pgvector_keeps_the_corpus_in_its_own_tables(
     (count,) = _rows(pg_url, f"SELECT count(*) FROM {own.pop()}")[0]
     assert count > 5
     assert "data_rag_chunks" not in tables  # the served store was not touched
+
+
+def test_a_moved_file_is_not_embedded_again_in_postgresql(tmp_path, pg_url, monkeypatch):
+    from tests.test_sync import OTTERS, _EmbeddedChunks
+
+    notes = _write(tmp_path / "notes", "otters.md", OTTERS).parent
+    engine = RagEngine(_pg_settings(tmp_path, pg_url))
+    engine.sync([notes])
+    embedded = _EmbeddedChunks(monkeypatch)
+    (notes / "otters.md").rename(notes / "sea-otters.md")
+    report = engine.sync([notes])
+    assert embedded.count == 0
+    assert sorted(report.outcomes.values()) == ["added", "removed"]
+    answer = engine.ask("Do sea otters hold hands?")
+    assert Path(answer.citations[0].source).name == "sea-otters.md"
+    assert _rows(pg_url, "SELECT count(*) FROM data_rag_chunks")[0][0] == 1

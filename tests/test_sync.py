@@ -14,6 +14,7 @@ import rag.engine
 from rag import RagEngine, Settings
 from rag.cli import app
 from rag.errors import RagError
+from rag.store import sentence_vectors
 from rag.watch import FolderWatcher
 from tests.conftest import write_files
 from ui.app import build_app
@@ -181,3 +182,43 @@ def test_the_documents_tab_names_the_watched_folders(tmp_path):
     assert any(f"`{notes}`" in str(t) and "Kept in sync" in str(t) for t in texts)
     plain = build_app(engine)
     assert not any("Kept in sync" in str(getattr(b, "value", "")) for b in plain.blocks.values())
+
+
+class _EmbeddedChunks:
+    """Counts the chunks embedded (either way a store embeds them: pooled or not)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.count = 0
+        pooled = sentence_vectors._embed_pooled
+        plain = sentence_vectors.embed_texts
+
+        def counting_pooled(nodes, *args, **kwargs):
+            self.count += len(nodes)
+            return pooled(nodes, *args, **kwargs)
+
+        def counting_plain(model, texts, *args, **kwargs):
+            self.count += len(texts)
+            return plain(model, texts, *args, **kwargs)
+
+        monkeypatch.setattr(sentence_vectors, "_embed_pooled", counting_pooled)
+        monkeypatch.setattr(sentence_vectors, "embed_texts", counting_plain)
+
+
+def test_a_moved_or_copied_file_is_not_embedded_again(tmp_path, monkeypatch):
+    notes = write_files(tmp_path / "notes", {"otters.md": OTTERS, "beavers.md": BEAVERS})
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    engine.sync([notes])
+    embedded = _EmbeddedChunks(monkeypatch)
+    (notes / "archive").mkdir()
+    (notes / "otters.md").rename(notes / "archive" / "sea-otters.md")
+    (notes / "beavers-copy.md").write_text(BEAVERS)
+    report = engine.sync([notes])
+    assert embedded.count == 0
+    by_name = {Path(s).name: o for s, o in report.outcomes.items() if o != "unchanged"}
+    assert by_name == {"sea-otters.md": "added", "beavers-copy.md": "added", "otters.md": "removed"}
+    answer = engine.ask("Do sea otters hold hands?")
+    assert Path(answer.citations[0].source).name == "sea-otters.md"
+    assert "hold hands" in answer.citations[0].quote
+    (notes / "beavers.md").write_text(BEAVERS + "\nThey are rodents.\n")
+    engine.sync([notes])
+    assert embedded.count > 0  # changed content is embedded

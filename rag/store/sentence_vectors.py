@@ -81,6 +81,38 @@ def _embed_pooled(
     return [vector for vectors in per_node for vector in vectors]
 
 
+# A stored chunk whose vectors another chunk of the same content may take: the node (text
+# and metadata), its vector, its sentences' spans and their vectors.
+StoredChunk = tuple[BaseNode, np.ndarray, Spans, np.ndarray]
+
+
+def reuse_vectors(
+    nodes: Sequence[BaseNode], stored: Iterable[StoredChunk], sentences: SentenceStore
+) -> list[BaseNode]:
+    """Give each chunk that embeds the same text, with the same sentences, as a stored one
+    that chunk's vectors; the chunks left to embed.
+
+    A moved, renamed or copied file (the same bytes: its sha256) is cut into the same chunks
+    again: seconds of embedding saved per hundred chunks. The embedded text holds the title,
+    so a file whose title came from its old name is embedded again.
+    """
+    known = {
+        (embed_text(node), tuple(map(tuple, spans))): (vector, sentence_vectors)
+        for node, vector, spans, sentence_vectors in stored
+    }
+    left = []
+    for node in nodes:
+        spans = _spans_of(node)
+        found = known.get((embed_text(node), tuple(map(tuple, spans))))
+        if found is None:
+            left.append(node)
+            continue
+        node.embedding = np.asarray(found[0], np.float32).tolist()
+        sentences.spans[node.node_id] = spans
+        sentences.vectors[node.node_id] = np.asarray(found[1], np.float16)
+    return left
+
+
 def embed_chunks(
     nodes: Sequence[BaseNode], embed_model: BaseEmbedding, show_progress: bool
 ) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,12 @@ from rag.store.faiss.index_store import IndexDictStore
 from rag.store.faiss.swap import recover, recoverable, swap_in, swap_lock, sync_tree, version_stamp
 from rag.store.faiss.vectors import VectorIndexPolicy, flat_index
 from rag.store.lexical import LexicalIndex
-from rag.store.sentence_vectors import SentenceStore, embed_chunks
+from rag.store.sentence_vectors import (
+    SentenceStore,
+    StoredChunk,
+    embed_chunks,
+    reuse_vectors,
+)
 
 if TYPE_CHECKING:
     from rag.filters import ChunkFilter
@@ -206,8 +211,9 @@ class FaissCorpus:
         if changed:
             self._lexical = None
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
-            self.sentences.add(nodes, self.embed_model, show_progress)
-            embed_chunks(nodes, self.embed_model, show_progress)
+            left = reuse_vectors(nodes, self._same_content(changed), self.sentences)
+            self.sentences.add(left, self.embed_model, show_progress)
+            embed_chunks(left, self.embed_model, show_progress)
             self._insert(nodes)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
@@ -215,6 +221,21 @@ class FaissCorpus:
                 self._ingested[doc.doc_id] = now
             self.fit_vectors()
         return outcome
+
+    def _same_content(self, documents: Sequence[Document]) -> Iterator[StoredChunk]:
+        """The stored chunks of other documents with the same bytes as one of `documents`
+        (a file moved or copied: its sha256)."""
+        wanted = {doc.metadata.get("sha256") for doc in documents} - {None, ""}
+        ids = {doc.doc_id for doc in documents}
+        infos = (self.index.docstore.get_all_ref_doc_info() or {}) if wanted else {}
+        for doc_id, info in infos.items():
+            if doc_id in ids or (info.metadata or {}).get("sha256") not in wanted:
+                continue
+            chunk_ids = list(info.node_ids)
+            vectors = self.chunk_vectors(chunk_ids)
+            for node, vector in zip(self.nodes(chunk_ids), vectors, strict=True):
+                spans = self.sentences.spans[node.node_id]
+                yield node, vector, spans, self.sentences.vectors[node.node_id]
 
     def _insert(self, nodes: Sequence[BaseNode]) -> None:
         """`VectorStoreIndex.insert_nodes` for embedded chunks, with one docstore write for

@@ -50,7 +50,7 @@ from rag.store.pg.connection import connect, driver_url, reporting, safe_url, ta
 from rag.store.pg.schema import Tables
 from rag.store.pg.sql_filters import sql_condition
 from rag.store.pg.stored_lexical import is_digest, pack, unpack
-from rag.store.sentence_vectors import SentenceStore, embed_chunks
+from rag.store.sentence_vectors import SentenceStore, StoredChunk, embed_chunks, reuse_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -462,10 +462,42 @@ class PgCorpus:
         if not batch:
             return
         for w in batch:
-            w.sentences.add(w.nodes, self._embed_model, show_progress=False)
+            left = reuse_vectors(w.nodes, self._same_content(w.doc), w.sentences)
+            w.sentences.add(left, self._embed_model, show_progress=False)
         embed_chunks([n for w in batch for n in w.nodes], self._embed_model, show_progress)
         for w in batch:  # a crash between two commits leaves whole documents only
             self.write([w])
+
+    def _same_content(self, doc: Document) -> list[StoredChunk]:
+        """The stored chunks of other documents with the same bytes (a file moved or
+        copied: its sha256), with their vectors, spans and sentence vectors."""
+        digest = doc.metadata.get("sha256")
+        if not digest:
+            return []
+        chunks, sentences = self._chunks, self._tables.sentences
+        query = (
+            sa.select(
+                chunks.c.text,
+                chunks.c.metadata_,
+                sa.func.vector_send(chunks.c.embedding).label("binary"),
+                sentences.c.spans,
+                sentences.c.vectors,
+            )
+            .join(sentences, sentences.c.chunk_id == chunks.c.node_id)
+            .where(chunks.c.metadata_["sha256"].astext == digest)
+            .where(sentences.c.doc_id != doc.doc_id)
+        )
+        with reporting(self._url), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            (
+                metadata_dict_to_node(row.metadata_, text=row.text),
+                np.frombuffer(row.binary, dtype=">f4", offset=4),
+                [(a, b) for a, b in row.spans],
+                np.frombuffer(row.vectors, dtype=np.float16).reshape(-1, self.dimension),
+            )
+            for row in rows
+        ]
 
     def write(self, writes: Sequence[DocumentWrite]) -> None:
         """Replace these documents (chunks, sentences, document row) in one transaction."""
