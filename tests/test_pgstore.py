@@ -607,3 +607,47 @@ def test_a_moved_file_is_not_embedded_again_in_postgresql(tmp_path, pg_url, monk
     answer = engine.ask("Do sea otters hold hands?")
     assert Path(answer.citations[0].source).name == "sea-otters.md"
     assert _rows(pg_url, "SELECT count(*) FROM data_rag_chunks")[0][0] == 1
+
+
+def test_parallel_ingests_into_one_store_lose_and_duplicate_nothing(tmp_path, pg_url):
+    """Three `rag ingest` processes (each its own data dir, as on three machines) write
+    disjoint folders at once: every document once, and one BM25 that counts them all."""
+    animals = ["otters", "beavers", "herons", "lynxes", "badgers", "puffins"]
+    folders = []
+    for n in range(3):
+        folder = tmp_path / f"folder{n}"
+        folder.mkdir()
+        for animal in animals[2 * n : 2 * n + 2]:
+            for part in range(3):
+                text = f"# {animal} {part}\n\nField note {part}: {animal} were seen at dawn."
+                (folder / f"{animal}-{part}.md").write_text(text + "\n")
+        folders.append(folder)
+    env = os.environ | {"RAG_STORE": "pgvector", "RAG_PG_URL": pg_url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(folder)],
+            env=env | {"RAG_DATA_DIR": str(tmp_path / f"machine{n}")},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, folder in enumerate(folders)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    documents = _rows(pg_url, "SELECT source FROM rag_documents")
+    assert len(documents) == len({d.source for d in documents}) == 18
+    per_doc = _rows(
+        pg_url,
+        "SELECT metadata_->>'ref_doc_id', count(*) FROM data_rag_chunks GROUP BY 1",
+    )
+    assert len(per_doc) == 18 and {count for _, count in per_doc} == {1}
+    versions = _rows(pg_url, "SELECT (SELECT version FROM rag_lexical), version FROM rag_state")
+    assert versions[0][0] == versions[0][1]  # the stored BM25 is the last version's
+    reader = RagEngine(_pg_settings(tmp_path / "reader", pg_url))
+    corpus = reader.load_index()
+    assert isinstance(corpus, PgCorpus) and not corpus._load_snapshot().full  # the stored one
+    assert len(corpus.lexical_index().chunk_ids) == 18
+    for animal in animals:
+        answer = reader.ask(f"When were {animal} seen?")
+        assert Path(answer.citations[0].source).name.startswith(animal), answer.text
