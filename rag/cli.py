@@ -152,7 +152,8 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Index files, folders or globs (txt, md, html, pdf, docx...); unchanged ones are skipped."""
+    """Index files, folders or globs (text, Markdown, HTML, PDF, Office, e-books, e-mail,
+    scans); unchanged ones are skipped."""
     engine = _engine(ctx)
     write = engine.sync if sync else engine.ingest
     try:

@@ -102,3 +102,16 @@ def test_a_scanned_pdf_answers_with_its_page_cited_exactly(tmp_path):
     assert "22:15" in cited.quote and (cited.page, cited.locator) == (2, "page 2")
     assert read_source_text(cited.source)[cited.start : cited.end] == cited.quote
     assert cited.offsets == "extracted"
+
+
+def test_a_page_is_read_once_and_kept_by_its_image(tmp_path, monkeypatch):
+    """Citations re-read a file for its pages: a scan must not be OCRed at every restart."""
+    monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    scan(NOTICE).save(tmp_path / "notice.png")
+    runs = []
+    real = ocr._tesseract
+    monkeypatch.setattr(ocr, "_tesseract", lambda png: runs.append(1) or real(png))
+    first = extract(tmp_path / "notice.png", Limits())
+    again = extract(tmp_path / "notice.png", Limits())
+    assert first.text == again.text and runs == [1]
+    assert len(list((tmp_path / "cache" / "ocr").iterdir())) == 1
