@@ -5,11 +5,12 @@ documents, and every sentence of an answer is a source's own, cited at its span.
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from evals.metrics import expected_recall
-from rag.answer.hops import compared_sides
+from rag.answer.hops import _named_sources, compared_sides
 from rag.answer.question import is_negated, numbers_missing
 from rag.config import Settings
 from rag.engine import RagEngine
@@ -159,3 +160,25 @@ def test_a_capitalised_not_inside_a_title_is_no_negation():
     assert not is_negated("Who wrote for I Am Not Homer?")
     assert is_negated("Not all of them agreed.")
     assert is_negated("It was not released.")
+
+
+def _said(source: str, title: str, text: str) -> SimpleNamespace:
+    """A ranked sentence as `_named_sources` reads it: its text and its passage's title."""
+    passage = SimpleNamespace(source=source, title=title)
+    return SimpleNamespace(sentence=SimpleNamespace(text=text, passage=passage))
+
+
+def test_a_sentence_names_documents_as_the_retrievers_title_linker_finds_them():
+    """hops' own title search and links.TitleLinker disagreed on possessives, on a title's
+    part before a comma and on titles of stopwords only; hops now uses the linker."""
+    sentences = [
+        _said("dave.txt", "Dave Thomas (businessman)", "He founded Wendy's in Columbus."),
+        _said("waterford.txt", "Waterford, New York", "Waterford is a town in Saratoga County."),
+        _said("who.txt", "The Who", "The band formed in London."),
+        _said("a.txt", "Notes", "Dave Thomas's chain opened in 1969 near WATERFORD."),
+        _said("b.txt", "More notes", "The Who played; Dave Thomason came."),
+    ]
+    named = _named_sources(sentences)  # type: ignore[arg-type]
+    assert named[id(sentences[3])] == {"dave.txt", "waterford.txt"}
+    assert named[id(sentences[4])] == set()  # stopwords only; whole words only
+    assert named[id(sentences[1])] == set()  # never its own document
