@@ -1,5 +1,5 @@
 """Text out of files: plain text in any common encoding, HTML, PDF (with page starts), DOCX,
-spreadsheets (CSV, XLSX), slides (PPTX), e-books (EPUB), e-mail (EML), and scans (images,
+spreadsheets (CSV, XLSX), slides (PPTX), e-books (EPUB), e-mail (EML, MBOX), and scans (images,
 PDF pages without a text layer) by OCR.
 
 The extracted text is what the index chunks and what citations point into, so extraction is
@@ -17,21 +17,23 @@ import re
 import stat
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 
 from rag import ocr
 from rag.reading.ebooks import epub_to_text
 from rag.reading.html import docx_to_text, html_to_text
-from rag.reading.mail import eml_to_text
+from rag.reading.mail import eml_to_text, mbox_to_text
 from rag.reading.sheets import csv_to_text, xlsx_to_text
 from rag.reading.slides import pptx_to_text
 from rag.reading.written import Written
 
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 # Read by their structure into text in Markdown's block syntax, with a locator per part.
-STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", ".eml")
+STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", ".eml", ".mbox")
 IMAGE_SUFFIXES = ocr.IMAGE_SUFFIXES  # scans and photos, read by OCR
 PAGED_SUFFIXES = (".pdf", *IMAGE_SUFFIXES)  # their text keeps where each page starts
 SUPPORTED_SUFFIXES = (
@@ -304,12 +306,24 @@ def _structured(suffix: str, data: bytes, limits: Limits) -> Written:
             from ebooklib import epub
 
             return epub_to_text(epub.read_epub(io.BytesIO(data), {"ignore_ncx": True}))
+        if suffix == ".mbox":
+            return mbox_to_text(_mailbox_messages(data))
         message = email.message_from_bytes(data, policy=email.policy.default)
         return eml_to_text(message)  # type: ignore[arg-type]
     except ExtractionError:
         raise
     except Exception as err:  # each library raises its own zip, XML and key errors alike
         raise ExtractionError(f"malformed {kind} ({type(err).__name__})") from err
+
+
+def _mailbox_messages(data: bytes) -> Iterator[EmailMessage]:
+    """The messages of an mbox file: each starts at a line "From " (mailbox.mbox reads only
+    from a path; this is its split, on the bytes already read and size-checked)."""
+    starts = [0] if data.startswith(b"From ") else []
+    starts += [m.start() + 1 for m in re.finditer(rb"\nFrom ", data)]
+    for start, end in zip(starts, [*starts[1:], len(data)], strict=True):
+        body = data[start:end].split(b"\n", 1)[1] if b"\n" in data[start:end] else b""
+        yield email.message_from_bytes(body, policy=email.policy.default)  # type: ignore[misc]
 
 
 def _check_budget(chars: int, started: float, limits: Limits) -> None:

@@ -27,6 +27,18 @@ EML = (
     "Hi Bjørn,\n\nThe board approved the radar upgrade. Installation starts on\n"
     "14 April in Bodø.\n\nAlice\n"
 )
+MBOX = (
+    "From alice@example.org Mon Mar  2 09:15:00 2026\n"
+    "From: Alice Moreau <alice@example.org>\n"
+    "Subject: Crew rota\n\n"
+    "Carl works the morning shift in March.\n\n"
+    "From bjorn@example.org Tue Mar  3 10:00:00 2026\n"
+    "From: Bjørn Lie <bjorn@example.org>\n"
+    "Subject: Dry dock\n"
+    "Content-Type: text/plain; charset=utf-8\n\n"
+    "The Lindqvist goes into dry dock on 9 May.\n"
+    ">From the yard: bring the hull survey.\n"
+)
 
 
 def make_xlsx(path: Path) -> None:
@@ -86,6 +98,7 @@ def make_corpus(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "staff.csv").write_text(STAFF_CSV, encoding="utf-8")
     (folder / "note.eml").write_text(EML, encoding="utf-8")
+    (folder / "inbox.mbox").write_text(MBOX, encoding="utf-8")
     make_xlsx(folder / "budget.xlsx")
     make_pptx(folder / "deck.pptx")
     make_epub(folder / "book.epub")
@@ -116,6 +129,10 @@ def test_each_format_is_written_as_blocks_with_locators_at_their_parts(tmp_path)
     assert deck.locator_at(deck.text.index("Two electric")) == "slide 2"
     assert extract(corpus / "budget.xlsx", Limits()).title == "budget"  # none declared
     assert extract(corpus / "book.epub", Limits()).title == "Northern Ferries"
+    assert _at(corpus / "inbox.mbox", "message 2: Dry dock") == "# Dry dock"
+    mailbox = extract(corpus / "inbox.mbox", Limits())
+    assert mailbox.text.count("# ") == 2 and "From: Bjørn Lie <bjorn@example.org>" in mailbox.text
+    assert mailbox.metadata == {}  # a mailbox has many senders: no document-wide fields
 
 
 def test_an_emails_fields_are_its_title_lines_and_metadata(tmp_path):
@@ -162,7 +179,7 @@ def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
     corpus = make_corpus(tmp_path / "corpus")
     engine = RagEngine(Settings(data_dir=tmp_path / "data"))
     report = engine.ingest([corpus])
-    assert report.count("added") == 5 and report.rejected == []
+    assert report.count("added") == 6 and report.rejected == []
     cases = {
         "When does the Lindqvist ferry leave Tromsø?": ("deck.pptx", "slide 1", "07:40"),
         "How much does the radar upgrade cost?": ("budget.xlsx", "Budget!A4", "48000"),
@@ -170,6 +187,7 @@ def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
         "When did the first ferry cross the fjord?": ("book.epub", "Early years", "1921"),
         "When does the radar installation start?": ("note.eml", None, "14 April"),
         "Which certificate does Carl Nilsen hold?": ("budget.xlsx", "Crew!A2", "STCW"),
+        "When does the Lindqvist go into dry dock?": ("inbox.mbox", "message 2: Dry dock", "9 May"),
     }
     for question, (name, locator, phrase) in cases.items():
         answer = engine.ask(question)

@@ -38,6 +38,7 @@ _FORMATS = {
     ".pptx": EXTRACTED,
     ".epub": EXTRACTED,
     ".eml": EXTRACTED,
+    ".mbox": EXTRACTED,
 }
 
 

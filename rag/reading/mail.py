@@ -1,9 +1,12 @@
-"""E-mail (.eml) as text: the subject as the title, From, To, Cc and Date as lines a
-question can be answered from (and as metadata for `--filter`), then the body (its plain
-text, else its HTML read by the DOM). Attachments are not read."""
+"""E-mail as text: a message (.eml) with its subject as the title, From, To, Cc and Date as
+lines a question can be answered from (and as metadata for `--filter`), then the body (its
+plain text, else its HTML read by the DOM). A mailbox (.mbox) is one document of its
+messages in order, each under its subject, its locator "message N: subject". Attachments
+are not read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from email.message import EmailMessage
 
 from rag.reading.html import html_to_text
@@ -15,14 +18,34 @@ _HEADERS = ("From", "To", "Cc", "Date")
 def eml_to_text(message: EmailMessage) -> Written:
     subject = one_line(str(message.get("Subject", "")))
     written = Written(title=subject)
-    written.add(f"# {subject}" if subject else "")
+    if subject:
+        written.metadata["subject"] = subject
+    _write_message(message, written)
+    return written
+
+
+def mbox_to_text(messages: Iterable[EmailMessage]) -> Written:
+    """The messages of a mailbox in order; their fields are not the document's metadata (a
+    mailbox has many senders)."""
+    written = Written()
+    for number, message in enumerate(messages, start=1):
+        subject = one_line(str(message.get("Subject", "")))
+        written.mark(f"message {number}: {subject}" if subject else f"message {number}")
+        _write_message(message, written, in_mailbox=True)
+    return written
+
+
+def _write_message(message: EmailMessage, written: Written, in_mailbox: bool = False) -> None:
+    """The subject as a heading (in a mailbox, every message has one: it is where the
+    message starts), the header lines, then the body's paragraphs."""
+    subject = one_line(str(message.get("Subject", "")))
+    written.add(f"# {subject}" if subject else "# (no subject)" if in_mailbox else "")
     for name in _HEADERS:
         value = one_line(str(message.get(name, "")))
         if value:
-            written.metadata[name.lower()] = value
+            if not in_mailbox:
+                written.metadata[name.lower()] = value
             written.add(f"{name}: {value}")
-    if subject:
-        written.metadata["subject"] = subject
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
         content = body.get_content()
@@ -30,4 +53,3 @@ def eml_to_text(message: EmailMessage) -> Written:
             content, _ = html_to_text(content)
         for paragraph in content.replace("\r\n", "\n").split("\n\n"):
             written.add(paragraph.strip("\n"))
-    return written
