@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,8 +31,14 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.file_text import ExtractionError, Limits, locator_at, page_at
-from rag.loaders import Rejection, collect_files, load_documents, read_source_text
+from rag.file_text import MAIL_SUFFIXES, ExtractionError, Limits, locator_at, page_at
+from rag.loaders import (
+    Rejection,
+    attachments_folder,
+    collect_files,
+    load_documents,
+    read_source_text,
+)
 from rag.reading.splitter import make_splitter
 from rag.retrieve import RETRIEVAL_MODES, Retriever
 from rag.store.corpus import Corpus, DocumentInfo
@@ -227,18 +234,27 @@ class RagEngine:
             max_html_elements=self.settings.max_html_elements,
             max_seconds=self.settings.extract_timeout_s,
         )
-        documents, unreadable = load_documents(files, limits)
+        documents, unreadable = load_documents(files, limits, self._attachments)
         if not documents and not (prune and self.has_index()):
             return IngestReport(rejected=rejected + unreadable)
+        # A mail read again may have dropped files: what is no longer attached goes.
+        prune = prune + [
+            attachments_folder(self._attachments, doc.doc_id)
+            for doc in documents
+            if Path(doc.doc_id).suffix.lower() in MAIL_SUFFIXES
+        ]
+        present = {str(f) for f in files} | {doc.doc_id for doc in documents}
         with self._writing(create=True) as index:
             splitter = make_splitter(
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
             outcomes = index.upsert(documents, splitter, show_progress)
-            outcomes |= _remove_vanished(index, prune, {str(f) for f in files})
+            gone = _vanished(index, prune, present)
+            outcomes |= self._remove(index, gone)
             if any(o != "unchanged" for o in outcomes.values()):
                 index.persist()
             self._serve(index)
+        self._forget_attachments(gone)
         return IngestReport(
             outcomes=outcomes,
             rejected=rejected + unreadable,
@@ -286,13 +302,44 @@ class RagEngine:
         return match[0]
 
     def delete(self, source: str | Path) -> DocumentInfo:
-        """Remove a document (by its path, as listed by `documents()`) and persist the index."""
+        """Remove a document (by its path, as listed by `documents()`), and an e-mail's
+        attached files' documents with it, and persist the index."""
         with self._writing() as index:
             found = self._find_document(index, source)
-            index.delete(found.doc_id)
+            self._remove(index, [found])
             index.persist()
             self._serve(index)
+        self._forget_attachments([found])
         return found
+
+    @property
+    def _attachments(self) -> Path:
+        """Where e-mails' attached files are kept to be indexed (rag.loaders)."""
+        return self.settings.data_dir / "attachments"
+
+    def _remove(self, index: Corpus, documents: list[DocumentInfo]) -> dict[str, str]:
+        """Delete these documents, and the documents of the files attached to any e-mail
+        among them: doc_id → "removed"."""
+        folders = self._attachment_folders(documents)
+        attached = [d for d in index.documents() if _under(d.source, folders)] if folders else []
+        removed = {}
+        for doc in {d.doc_id: d for d in [*documents, *attached]}.values():
+            index.delete(doc.doc_id)
+            removed[doc.doc_id] = "removed"
+        return removed
+
+    def _attachment_folders(self, documents: list[DocumentInfo]) -> list[Path]:
+        return [
+            attachments_folder(self._attachments, doc.source)
+            for doc in documents
+            if Path(doc.source).suffix.lower() in MAIL_SUFFIXES
+        ]
+
+    def _forget_attachments(self, documents: list[DocumentInfo]) -> None:
+        """Remove the stored attached files of removed e-mails (once the index without them
+        is persisted: until then the previous version may still cite them)."""
+        for folder in self._attachment_folders(documents):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def retrieve(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The passages `ask` would answer `query` from (no synthesis, no follow-up handling)."""
@@ -506,12 +553,11 @@ def _placed(item: _Placed) -> _Placed:
     )
 
 
-def _remove_vanished(index: Corpus, prune: list[Path], present: set[str]) -> dict[str, str]:
-    """Delete the documents at or under `prune` whose files are not `present`."""
-    removed = {}
-    for doc in index.documents() if prune else []:
-        source = Path(doc.source)
-        if doc.source not in present and any(source.is_relative_to(p) for p in prune):
-            index.delete(doc.doc_id)
-            removed[doc.doc_id] = "removed"
-    return removed
+def _vanished(index: Corpus, prune: list[Path], present: set[str]) -> list[DocumentInfo]:
+    """The documents at or under `prune` whose files are not `present`."""
+    documents = index.documents() if prune else []
+    return [d for d in documents if d.source not in present and _under(d.source, prune)]
+
+
+def _under(source: str, folders: list[Path]) -> bool:
+    return any(Path(source).is_relative_to(folder) for folder in folders)

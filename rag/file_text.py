@@ -33,7 +33,8 @@ from rag.reading.written import Written
 
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 # Read by their structure into text in Markdown's block syntax, with a locator per part.
-STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", ".eml", ".mbox")
+MAIL_SUFFIXES = (".eml", ".mbox")  # their attached files become documents of their own
+STRUCTURED_SUFFIXES = (".csv", ".xlsx", ".pptx", ".epub", *MAIL_SUFFIXES)
 IMAGE_SUFFIXES = ocr.IMAGE_SUFFIXES  # scans and photos, read by OCR
 PAGED_SUFFIXES = (".pdf", *IMAGE_SUFFIXES)  # their text keeps where each page starts
 SUPPORTED_SUFFIXES = (
@@ -86,8 +87,8 @@ _NO_LIMITS = Limits(
 class Extracted:
     """A file's text, the sha256 of its bytes, where each page starts (PDF only), the title
     the file declares (HTML's <title>, a deck's first slide title, an e-mail's subject),
-    where each part starts and what it is called (a slide, a spreadsheet row, a chapter)
-    and header fields (an e-mail's from, to, date, subject)."""
+    where each part starts and what it is called (a slide, a spreadsheet row, a chapter),
+    header fields (an e-mail's from, to, date, subject) and an e-mail's attached files."""
 
     text: str
     sha256: str
@@ -95,6 +96,7 @@ class Extracted:
     title: str = ""
     locators: list[tuple[int, str]] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    attachments: list[tuple[str, bytes]] = field(default_factory=list, repr=False)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding a char offset, for PDFs."""
@@ -391,7 +393,12 @@ def extract(path: Path, limits: Limits) -> Extracted:
         _check_budget(len(text), time.monotonic(), limits)
         title = written.title or path.stem  # a spreadsheet declares none
         return Extracted(
-            text, digest, title=title, locators=written.locators, metadata=written.metadata
+            text,
+            digest,
+            title=title,
+            locators=written.locators,
+            metadata=written.metadata,
+            attachments=written.attachments,
         )
     text = decode_text(data)
     _check_budget(len(text), time.monotonic(), limits)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
+import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +15,21 @@ from pathlib import Path
 from llama_index.core import Document
 from llama_index.core.readers.base import BaseReader
 
-from rag.file_text import SUPPORTED_SUFFIXES, ExtractionError, Limits, extract, source_text
+from rag.file_text import (
+    MAIL_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    ExtractionError,
+    Limits,
+    extract,
+    source_text,
+)
 from rag.text import DATE
 
 logger = logging.getLogger(__name__)
 
 # Only the title is embedded with a chunk's text: paths and hashes would add noise to the vector.
-_NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts"]
+_NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts", "attached_to"]
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,36 @@ class Rejection:
 
     path: str
     reason: str
+
+
+def safe_file_name(name: str, fallback: str = "upload.txt") -> str:
+    """A file name with no directory part, no leading dots and no odd characters."""
+    cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
+    return cleaned or fallback
+
+
+def attachments_folder(attachments_dir: Path, mail: str | Path) -> Path:
+    """Where an e-mail's attached files are kept: one folder per e-mail path."""
+    return attachments_dir / hashlib.sha256(str(mail).encode()).hexdigest()[:16]
+
+
+def store_attachments(attached: list[tuple[str, bytes]], folder: Path) -> list[Path]:
+    """Write the attached files of supported types into `folder`, emptied first (a changed
+    e-mail may have dropped some); a repeated name gets a number. Their paths."""
+    shutil.rmtree(folder, ignore_errors=True)
+    stored: list[Path] = []
+    for name, data in attached:
+        path = Path(safe_file_name(name, "attachment"))
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        target, n = folder / path.name, 1
+        while target.exists():
+            n += 1
+            target = folder / f"{path.stem}-{n}{path.suffix}"
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        stored.append(target.resolve())
+    return stored
 
 
 def read_source_text(path: str | Path) -> str:
@@ -92,6 +133,12 @@ class TextFileReader(BaseReader):
         self.limits = limits
 
     def load_data(self, file: Path, extra_info: dict | None = None) -> list[Document]:
+        return [self.read(file, extra_info)[0]]
+
+    def read(
+        self, file: Path, extra_info: dict | None = None
+    ) -> tuple[Document, list[tuple[str, bytes]]]:
+        """The file's Document, and the files attached to it (an e-mail's)."""
         extracted = extract(file, self.limits)
         text = extracted.text
         date = DATE.search(text[:2000])
@@ -111,28 +158,44 @@ class TextFileReader(BaseReader):
         hidden = list(dict.fromkeys([*_NOT_EMBEDDED, *extracted.metadata]))
         document.excluded_embed_metadata_keys = list(hidden)
         document.excluded_llm_metadata_keys = list(hidden)
-        return [document]
+        return document, extracted.attachments
 
 
 def load_documents(
-    files: list[Path], limits: Limits | None = None
+    files: list[Path], limits: Limits | None = None, attachments_dir: Path | None = None
 ) -> tuple[list[Document], list[Rejection]]:
     """Read files as Documents (id = absolute path); unusable ones become Rejections.
 
     Whatever goes wrong reading one file (a parser's own error, recursion in a deeply nested
-    page, memory) rejects that file with the reason: the rest of the batch goes on.
+    page, memory) rejects that file with the reason: the rest of the batch goes on. With
+    `attachments_dir`, an e-mail's attached files of supported types are stored under it
+    (`attachments_folder`) and read as documents of their own (`attached_to`: the e-mail).
     """
     reader = TextFileReader(limits or Limits())
     documents: list[Document] = []
     rejected: list[Rejection] = []
-    for path in files:
+    queue: list[tuple[Path, dict[str, str]]] = [(path, {}) for path in files]
+    while queue:
+        path, extra = queue.pop(0)
         try:
-            documents.extend(reader.load_data(path))
+            document, attached = reader.read(path, extra)
         except ExtractionError as err:
             rejected.append(Rejection(str(path), str(err)))
+            continue
         except OSError as err:
             rejected.append(Rejection(str(path), f"cannot read: {err.strerror}"))
+            continue
         except (Exception, RecursionError, MemoryError) as err:  # a file no parser could take
             logger.debug("Rejected %s", path, exc_info=True)
             rejected.append(Rejection(str(path), f"could not be read ({type(err).__name__})"))
+            continue
+        documents.append(document)
+        if attachments_dir is None or path.suffix.lower() not in MAIL_SUFFIXES:
+            continue
+        try:
+            stored = store_attachments(attached, attachments_folder(attachments_dir, path))
+        except OSError as err:  # the e-mail itself is indexed; its files wait for the next try
+            rejected.append(Rejection(str(path), f"its attachments cannot be stored: {err}"))
+            continue
+        queue += [(file, {"attached_to": str(path)}) for file in stored]
     return documents, rejected

@@ -16,6 +16,7 @@ from rag import RagEngine, Settings
 from rag.cli import app
 from rag.file_text import Limits, extract
 from rag.loaders import collect_files, load_documents, read_source_text
+from tests.conftest import make_pdf
 
 STAFF_CSV = "Name;Role;Office\nAlice Moreau;Ferry captain;Tromsø\nBjørn Lie;Engineer;Bodø\n"
 EML = (
@@ -223,3 +224,62 @@ def test_an_emails_sender_filters_and_the_json_carries_the_locator(tmp_path, mon
     assert "| Item: Radar upgrade | Cost (EUR): 48000 |" in shown.stdout
     plain = runner.invoke(app, ["ask", "How much does the radar upgrade cost?"])
     assert "Budget!A4" in plain.stdout
+
+
+def _mail_with(path: Path, files: dict[str, bytes], body: str = "Reports attached.") -> Path:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"] = "alice@example.org", "crew@example.org"
+    message["Subject"] = "Inspection reports"
+    message.set_content(body)
+    for name, data in files.items():
+        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    path.write_bytes(message.as_bytes())
+    return path
+
+
+@pytest.mark.slow
+def test_an_emails_attached_files_are_documents_of_their_own_and_go_with_it(tmp_path):
+    pdf = tmp_path / "hull.pdf"
+    make_pdf(pdf, ["Cover page.", "The hull survey found corrosion on frame 12."])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    attached = {
+        "hull.pdf": pdf.read_bytes(),
+        "../../escape.txt": b"The radar mast was repainted in April.\n",
+        "tool.exe": b"MZ not a document",
+    }
+    mail = _mail_with(inbox / "reports.eml", attached)
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    report = engine.sync([inbox])
+    stored = tmp_path / "data" / "attachments"
+    names = {Path(s).name: o for s, o in report.outcomes.items()}
+    assert names == {"reports.eml": "added", "hull.pdf": "added", "escape.txt": "added"}
+    assert all(Path(s).is_relative_to(stored) for s in report.outcomes if s != str(mail))
+    assert not (tmp_path / "escape.txt").exists()  # the name's directory part is dropped
+    answer = engine.ask("What did the hull survey find?")
+    cited = answer.citations[0]
+    assert (Path(cited.source).name, cited.page) == ("hull.pdf", 2)
+    assert read_source_text(cited.source)[cited.start : cited.end] == cited.quote
+
+    _mail_with(mail, {"hull.pdf": pdf.read_bytes()}, body="Only the hull report now.")
+    engine.sync([inbox])
+    assert {Path(d.source).name for d in engine.documents()} == {"reports.eml", "hull.pdf"}
+
+    mail.unlink()
+    engine.sync([inbox])
+    assert engine.documents() == [] and not any(stored.iterdir())
+
+
+@pytest.mark.slow
+def test_deleting_an_email_deletes_its_attached_files_documents(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    mail = _mail_with(inbox / "note.eml", {"notes.txt": b"Lifeboat drill on Friday.\n"})
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    engine.ingest([mail])
+    assert len(engine.documents()) == 2
+    engine.delete(mail)
+    assert engine.documents() == []
+    assert not any((tmp_path / "data" / "attachments").iterdir())

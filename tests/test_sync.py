@@ -74,9 +74,9 @@ def test_a_watchers_changes_read_only_the_changed_files(tmp_path, monkeypatch):
     read: list[str] = []
     real = rag.engine.load_documents
 
-    def counting(files, limits=None):
+    def counting(files, *args):
         read.extend(Path(f).name for f in files)
-        return real(files, limits)
+        return real(files, *args)
 
     monkeypatch.setattr(rag.engine, "load_documents", counting)
     (notes / "otters.md").write_text(OTTERS + "\nThey use stones as tools.\n")

@@ -3,9 +3,9 @@
 import pytest
 
 from rag import Answer, AnswerSpan, Citation, Passage, RagError
+from rag.loaders import safe_file_name
 from ui.app import auth_pairs
 from ui.render import render_message, render_sources, stream_message
-from ui.uploads import safe_upload_name
 
 EVIL = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
@@ -82,7 +82,7 @@ def test_an_answer_streams_one_cited_sentence_at_a_time():
     ],
 )
 def test_upload_names_cannot_escape_the_uploads_folder(name, safe):
-    assert safe_upload_name(name) == safe
+    assert safe_file_name(name) == safe
 
 
 def test_auth_setting_from_a_pair_or_a_file(tmp_path):

@@ -4,27 +4,19 @@ document, and indexed."""
 from __future__ import annotations
 
 import filecmp
-import re
 import shutil
 from pathlib import Path
 
 from rag import RagEngine
 from rag.engine import IngestReport
-
-_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
-
-
-def safe_upload_name(name: str) -> str:
-    """A file name with no directory part, no leading dots and no odd characters."""
-    cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .")
-    return cleaned or "upload.txt"
+from rag.loaders import safe_file_name
 
 
 def store_upload(temp: Path, folder: Path) -> tuple[Path, bool]:
     """Copy an uploaded file into the uploads folder under its safe name, never over another
     file: the same bytes are the same document (no copy is made), different bytes under a
     taken name get the next free one ("report-2.pdf"). (Where it is, whether it is new.)"""
-    name = Path(safe_upload_name(temp.name))
+    name = Path(safe_file_name(temp.name))
     target, n = folder / name, 1
     while target.exists():
         if filecmp.cmp(target, temp, shallow=False):

@@ -1,8 +1,8 @@
 """E-mail as text: a message (.eml) with its subject as the title, From, To, Cc and Date as
 lines a question can be answered from (and as metadata for `--filter`), then the body (its
 plain text, else its HTML read by the DOM). A mailbox (.mbox) is one document of its
-messages in order, each under its subject, its locator "message N: subject". Attachments
-are not read."""
+messages in order, each under its subject, its locator "message N: subject". Attached
+files are kept (name, bytes) for the loader to index as documents of their own."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def _write_message(message: EmailMessage, written: Written, in_mailbox: bool = F
             if not in_mailbox:
                 written.metadata[name.lower()] = value
             written.add(f"{name}: {value}")
+    for part in message.iter_attachments():
+        data = part.get_payload(decode=True)
+        if part.get_filename() and isinstance(data, bytes) and data:
+            written.attachments.append((str(part.get_filename()), data))
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
         content = body.get_content()
