@@ -5,11 +5,13 @@ without Tesseract, and images too large to read."""
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pypdf import PdfReader, PdfWriter
+from rapidfuzz.distance import Levenshtein
 
 from rag import RagEngine, Settings, ocr
 from rag.file_text import Limits, extract
@@ -115,3 +117,41 @@ def test_a_page_is_read_once_and_kept_by_its_image(tmp_path, monkeypatch):
     again = extract(tmp_path / "notice.png", Limits())
     assert first.text == again.text and runs == [1]
     assert len(list((tmp_path / "cache" / "ocr").iterdir())) == 1
+
+
+NOTICE_TEXT = """Ferry safety notice
+The Lindqvist ferry carries twelve lifeboats and 340 life jackets.
+Passengers must board ten minutes before departure; the ramp closes at 07:35.
+In rough weather (wind over 20 m/s) crossings may be cancelled without notice.
+Questions? Ask the crew at the information desk on deck 4."""
+
+
+def _printed(text: str) -> Image.Image:
+    font = ImageFont.load_default(size=30)  # Pillow's own font: no system fonts needed
+    image = Image.new("L", (2000, 500), 255)
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(text.splitlines()):
+        draw.text((60, 40 + 70 * row), line, fill=0, font=font)
+    return image
+
+
+def _scanned(image: Image.Image) -> Image.Image:
+    """As a cheap scanner: tilted 1.2°, blurred, specks, half the resolution."""
+    rng = random.Random(0)
+    worn = image.rotate(1.2, fillcolor=255, resample=Image.BICUBIC)
+    worn = worn.filter(ImageFilter.GaussianBlur(1.2))
+    pixels = worn.load()
+    for _ in range(20_000):
+        x, y = rng.randrange(worn.width), rng.randrange(worn.height)
+        pixels[x, y] = rng.choice((0, 255))
+    return worn.resize((worn.width // 2, worn.height // 2)).resize(worn.size)
+
+
+@pytest.mark.parametrize(("page", "at_least"), [("printed", 0.99), ("scanned", 0.90)])
+def test_ocr_character_accuracy_on_a_rendered_page(page, at_least):
+    """1 - edit distance / length, whitespace runs as one space. Measured with Tesseract
+    5.3.0: 1.000 printed, 0.944 scanned (README)."""
+    image = _printed(NOTICE_TEXT)
+    read = ocr.image_text(_scanned(image) if page == "scanned" else image)
+    expected, found = " ".join(NOTICE_TEXT.split()), " ".join(read.split())
+    assert 1 - Levenshtein.normalized_distance(expected, found) >= at_least

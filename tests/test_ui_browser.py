@@ -19,7 +19,7 @@ from bench.ui_latency import CHROMIUM, CHROMIUM_ARGS
 from bench.ui_load import free_port
 from rag import RagEngine
 from rag.loaders import read_source_text
-from tests.conftest import serve_app
+from tests.conftest import make_pdf, serve_app
 
 PESKOV_QUOTE = "First, we must have all details of the offer"
 PESKOV_FILE = "ukraine-russia-ceasefire-2025-03-13.txt"
@@ -377,3 +377,31 @@ def test_a_citation_is_shown_where_it_stands_in_its_document(page):
     expect(quote).to_contain_text(PESKOV_QUOTE, timeout=ANSWER_TIMEOUT_MS)
     expect(quote).to_be_in_viewport()  # its box scrolled to it
     expect(page.locator("#document-view .where")).to_contain_text(PESKOV_FILE)
+
+
+def test_a_pdf_citation_shows_its_page_and_a_csv_citation_its_row(own_page, tmp_path):
+    """The viewer for the two kinds the sources panel cannot show in place: a PDF's page,
+    drawn, with the quote painted on it (the pixels are checked in test_source_view.py);
+    a spreadsheet row, marked in the table it stands in."""
+    pdf = tmp_path / "harbour guide.pdf"
+    make_pdf(pdf, ["Harbour guide. Chapter one.", "The Lindqvist ferry has twelve cabins."])
+    rows = tmp_path / "crew.csv"
+    rows.write_text("Name,Role\nAlice Moreau,Ferry captain\nBjorn Lie,Engineer\n")
+    _upload(own_page, pdf, rows)
+    expect(own_page.locator("#documents")).to_contain_text("crew.csv", timeout=ANSWER_TIMEOUT_MS)
+    own_page.get_by_role("tab", name="Chat").click()
+    for question, label, shown in [
+        ("How many cabins does the Lindqvist ferry have?", r"harbour guide\.pdf, page 2",
+         "twelve cabins"),
+        ("Who is the ferry captain?", r"crew\.csv, row 2", "Role: Ferry captain"),
+    ]:  # fmt: skip
+        _ask(own_page, question)  # the second is read as a follow-up: its file may be [2]
+        own_page.locator("#show-in-document").get_by_label(re.compile(label)).check()
+        expect(own_page.locator("#document-view mark#quote")).to_contain_text(
+            shown, timeout=ANSWER_TIMEOUT_MS
+        )
+        expect(own_page.locator("#document-view mark#quote")).to_be_in_viewport()
+        if label.endswith("page 2"):
+            expect(own_page.locator('#document-view img[alt="page 2"]')).to_be_visible()
+        else:
+            expect(own_page.locator("#document-view img")).to_have_count(0)
