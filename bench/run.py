@@ -29,6 +29,7 @@ TOY = {
     "runs": 0,
     "index_threshold": 50,
     "pg": "",
+    "watch_rounds": 1,
 }
 
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--store", default="1000,10000,100000,1000000")
     parser.add_argument("--pg", default="10000,100000", help="pgvector vs FAISS sizes.")
     parser.add_argument("--runs", type=int, default=5, help="Cold asks (0: skip).")
+    parser.add_argument("--watch-rounds", type=int, default=5, help="Watched-folder rounds.")
     parser.add_argument("--timeout", type=float, default=600, help="Seconds per step.")
     parser.add_argument(
         "--index-threshold", type=int, help="RAG_INDEX_THRESHOLD for the latency runs."
@@ -83,6 +85,7 @@ def main() -> None:
         _step(["bench.pg", "--sizes", args.pg], 2 * args.timeout, failures)
     if args.runs:
         _step(["bench.cold", "--runs", str(args.runs)], args.timeout, failures)
+    _step(["bench.watch", "--rounds", str(args.watch_rounds)], args.timeout, failures)
     (results_dir() / "failures.json").write_text(json.dumps(failures, indent=2) + "\n")
     print(json.dumps(report.write(), indent=2))
 

@@ -21,8 +21,9 @@ from rag.file_text import SUPPORTED_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
-# Milliseconds of quiet before a batch of changes is synced: an editor's save or a copy of
-# many files arrives as one batch, not one sync per file event.
+# A batch of changes is synced once 50 ms pass without another (watchfiles' step), or after
+# this many milliseconds of steady changes: an editor's save or a copy of many files
+# arrives as one batch, not one sync per file event.
 DEBOUNCE_MS = 1600
 
 

@@ -15,6 +15,7 @@ from rag import RagEngine, Settings
 from rag.cli import app
 from rag.errors import RagError
 from rag.store import sentence_vectors
+from rag.store.faiss.corpus import FaissCorpus
 from rag.watch import FolderWatcher
 from tests.conftest import write_files
 from ui.app import build_app
@@ -108,19 +109,40 @@ def test_the_watcher_follows_files_as_they_appear_change_and_disappear(tmp_path)
     thread = watcher.start()
     try:
         _wait_for(lambda: _sources(engine) == {"otters.md"})  # the first full sync
+        otter_chunks = _chunk_ids(engine, notes / "otters.md")
         (notes / "beavers.md").write_text(BEAVERS)
         _wait_for(lambda: "beavers.md" in _sources(engine))
+        (notes / "beavers.md").write_text(BEAVERS.replace("branches", "willow sticks"))
+        _wait_for(lambda: "willow sticks" in engine.ask("What do beavers build?").text)
         (notes / "beavers.md").rename(notes / "dams.md")
         _wait_for(lambda: _sources(engine) == {"otters.md", "dams.md"})
         (notes / "otters.md").unlink()
         (notes / ".hidden.md").write_text(HERONS)
         _wait_for(lambda: _sources(engine) == {"dams.md"})
-        assert "dams of branches" in engine.ask("What do beavers build?").text
+        assert "willow sticks" in engine.ask("What do beavers build?").text
+        assert "hold hands" not in engine.ask("Do sea otters hold hands?").text
     finally:
         watcher.stop()
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert all("hidden" not in s for r in reports for s in r.outcomes)
+    # The deleted file's chunks are gone from every part of the index persisted on disk.
+    stored = RagEngine(Settings(data_dir=tmp_path / "data")).load_index()
+    assert isinstance(stored, FaissCorpus)
+    for kept in (
+        stored.vector_store.node_ids,
+        set(stored.index.docstore.docs),
+        stored.sentences.chunk_ids,
+        set(stored.lexical_index().chunk_ids),
+    ):
+        assert otter_chunks and not otter_chunks & kept and len(kept) == 1
+
+
+def _chunk_ids(engine: RagEngine, path: Path) -> set[str]:
+    corpus = engine.load_index()
+    assert isinstance(corpus, FaissCorpus)
+    info = corpus.index.docstore.get_ref_doc_info(str(path.resolve()))
+    return set(info.node_ids) if info else set()
 
 
 def test_a_failed_sync_is_logged_and_its_changes_come_with_the_next(tmp_path, caplog):
