@@ -83,6 +83,7 @@ def main() -> None:
         _step(["bench.store", "--pool", pool, "--sizes", args.store], args.timeout, failures)
     if args.pg:
         _step(["bench.pg", "--sizes", args.pg], 2 * args.timeout, failures)
+        _step(["bench.pg_workers"], args.timeout, failures)
     if args.runs:
         _step(["bench.cold", "--runs", str(args.runs)], args.timeout, failures)
     _step(["bench.watch", "--rounds", str(args.watch_rounds)], args.timeout, failures)
