@@ -18,6 +18,7 @@ from statistics import median
 
 import openai
 
+from bench.common import figure
 from bench.ui_load import RESULTS, ROOT, free_port, serve_seed_index
 from rag import RagEngine, Settings
 
@@ -76,18 +77,10 @@ def run(rounds: int) -> dict:
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on the bench machine
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.boxplot([result[key] for key in _SAMPLES], showfliers=False)
-    ax.set_xticks([1, 2], ["RagEngine.ask (in process)", "POST /v1/chat/completions"])
-    ax.set_ylabel("ms per answer (seed index)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (6, 3.5)) as ax:
+        ax.boxplot([result[key] for key in _SAMPLES], showfliers=False)
+        ax.set_xticks([1, 2], ["RagEngine.ask (in process)", "POST /v1/chat/completions"])
+        ax.set_ylabel("ms per answer (seed index)")
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ import platform
 import resource
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +37,24 @@ class Clock:
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._wall
         self.cpu_seconds = time.process_time() - self._cpu
+
+
+@contextmanager
+def figure(path: Path, size: tuple[float, float] = (6, 3.5)) -> Iterator[Any]:
+    """The axes of a new matplotlib figure (Agg: no display on a bench machine), laid out
+    and saved to `path` (110 dpi) when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def results_dir() -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import HOTPOT_CORPUS, ROOT, commit, machine, results_dir
+from bench.common import HOTPOT_CORPUS, ROOT, commit, figure, machine, results_dir
 from bench.pg_server import remove, start_postgres
 from rag import RagEngine, Settings
 from rag.store.pg.corpus import PgCorpus
@@ -109,20 +109,12 @@ def run(files: int) -> dict:
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on the bench machine
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    labels = ["1 worker (core 0)", "2 workers (cores 0, 1)"]
-    seconds = [result["one_worker_s"], result["two_workers_s"]]
-    ax.bar(labels, seconds, color=["#94a3b8", "#0ea5e9"])
-    ax.set_ylabel(f"seconds to ingest {result['files']} files")
-    ax.set_title(f"throughput ×{result['throughput_ratio']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (5, 3.2)) as ax:
+        labels = ["1 worker (core 0)", "2 workers (cores 0, 1)"]
+        seconds = [result["one_worker_s"], result["two_workers_s"]]
+        ax.bar(labels, seconds, color=["#94a3b8", "#0ea5e9"])
+        ax.set_ylabel(f"seconds to ingest {result['files']} files")
+        ax.set_title(f"throughput ×{result['throughput_ratio']}")
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from statistics import median
 
 from gradio_client import Client
 
+from bench.common import figure
 from bench.ui_load import (
     CONVERSATIONS,
     RESULTS,
@@ -265,30 +266,24 @@ def problems(result: dict) -> list[str]:
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on the bench machine
-    import matplotlib.pyplot as plt
-
     timeline = result["timeline"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    series = [(True, "seed question", "tab:blue"), (False, "churned document", "tab:orange")]
-    for seed, label, colour in series:
-        points = [(t, ms) for t, ms, s in timeline["answers"] if s == seed]
-        if points:
-            ax.scatter(*zip(*points, strict=True), s=8, label=label, color=colour)
-    for t, op in timeline["writes"]:
-        ax.axvline(t, color="tab:green" if op == "ingest" else "tab:red", alpha=0.25, lw=1)
-    for t in timeline["uploads"]:
-        ax.axvline(t, color="tab:purple", alpha=0.4, lw=1, ls="--")
-    ax.set_xlabel("seconds (green: another process ingests, red: it deletes, purple: UI upload)")
-    ax.set_ylabel("answer latency (ms)")
-    ax.set_yscale("log")
-    ax.set_title(f"Soak: {result['answers']} answers, {len(problems(result))} kinds of problem")
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (9, 4.5)) as ax:
+        series = [(True, "seed question", "tab:blue"), (False, "churned document", "tab:orange")]
+        for seed, label, colour in series:
+            points = [(t, ms) for t, ms, s in timeline["answers"] if s == seed]
+            if points:
+                ax.scatter(*zip(*points, strict=True), s=8, label=label, color=colour)
+        for t, op in timeline["writes"]:
+            ax.axvline(t, color="tab:green" if op == "ingest" else "tab:red", alpha=0.25, lw=1)
+        for t in timeline["uploads"]:
+            ax.axvline(t, color="tab:purple", alpha=0.4, lw=1, ls="--")
+        ax.set_xlabel(
+            "seconds (green: another process ingests, red: it deletes, purple: UI upload)"
+        )
+        ax.set_ylabel("answer latency (ms)")
+        ax.set_yscale("log")
+        ax.set_title(f"Soak: {result['answers']} answers, {len(problems(result))} kinds of problem")
+        ax.legend(loc="upper right")
 
 
 def main() -> None:

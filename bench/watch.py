@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
-from bench.common import SEEDS, commit, machine, results_dir
+from bench.common import SEEDS, commit, figure, machine, results_dir
 from rag import RagEngine, Settings
 from rag.watch import DEBOUNCE_MS, FolderWatcher
 
@@ -77,20 +77,12 @@ def run(rounds: int) -> dict:
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on the bench machine
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.boxplot([result["seconds"][change] for change in CHANGES], showfliers=True)
-    ax.set_xticks(range(1, len(CHANGES) + 1), CHANGES)
-    ax.axhline(5, color="#f97316", linestyle="--", linewidth=1, label="goal: 5 s")
-    ax.set_ylabel("seconds until answerable (or gone)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, (6, 3.5)) as ax:
+        ax.boxplot([result["seconds"][change] for change in CHANGES], showfliers=True)
+        ax.set_xticks(range(1, len(CHANGES) + 1), CHANGES)
+        ax.axhline(5, color="#f97316", linestyle="--", linewidth=1, label="goal: 5 s")
+        ax.set_ylabel("seconds until answerable (or gone)")
+        ax.legend()
 
 
 def main() -> None:
