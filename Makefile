@@ -43,12 +43,15 @@ chromium:
 ocr:
 	@if [ ! -x $(TESSERACT) ]; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q tesseract-ocr; \
-		else sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr; fi; \
+		else sudo $(SUDO_FLAGS) apt-get update -q && \
+			sudo $(SUDO_FLAGS) apt-get install -y -q tesseract-ocr; fi; \
 	fi
 
-# Without OCR the chat still runs: scans are then refused with how to install it.
+# Without OCR the chat still runs (scans are then refused with how to install it), so
+# `make run` never stops at a password prompt: sudo -n fails at once where one would come.
 run: install
-	-@$(MAKE) --no-print-directory ocr
+	@$(MAKE) --no-print-directory ocr SUDO_FLAGS=-n || \
+		echo "OCR not installed; scans will be refused. To read them: sudo apt-get install tesseract-ocr"
 	$(RAG) ingest
 	$(RAG) serve
 
