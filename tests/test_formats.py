@@ -197,6 +197,9 @@ def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
         assert phrase in first.quote and first.offsets == "extracted"
         for c in answer.citations:
             assert read_source_text(c.source)[c.start : c.end] == c.quote
+    radar = engine.ask("How much does the radar upgrade cost?")
+    assert "Owner: Bjørn | Lie" in radar.text  # shown without the table's escape
+    assert "Owner: Bjørn \\| Lie" in radar.citations[0].quote  # quoted as written
     for passage in engine.retrieve("electric vessels on the northern route"):
         if Path(passage.source).name == "deck.pptx":
             assert passage.locator in ("slide 1", "slide 2")

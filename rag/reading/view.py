@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from rag.reading.blocks import CODE, MARKDOWN, PLAIN, RST
+from rag.reading.blocks import CODE, EXTRACTED, MARKDOWN, PLAIN, RST
 
 Masker = Callable[[re.Match[str]], str]
 
@@ -70,6 +70,8 @@ _ENTITY: tuple[re.Pattern[str], Masker] = (
     re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});"),
     _entity,
 )
+# A backslash that makes the next punctuation literal ("\\|" in a table cell).
+_ESCAPE: tuple[re.Pattern[str], Masker] = (re.compile(r"\\(?=[!-/:-@\[-`{-~])"), _blank)
 _MARKDOWN: list[tuple[re.Pattern[str], Masker]] = [
     (re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S), _keep(2)),
     (re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)"), _keep(1)),
@@ -78,7 +80,7 @@ _MARKDOWN: list[tuple[re.Pattern[str], Masker]] = [
     _ENTITY,
     (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), _blank),
     (re.compile(r"^[ \t]*#{1,6}(?=[ \t])", re.M), _blank),
-    (re.compile(r"\\(?=[!-/:-@\[-`{-~])"), _blank),
+    _ESCAPE,
     *_EMPHASIS,
 ]
 _RST: list[tuple[re.Pattern[str], Masker]] = [
@@ -96,8 +98,11 @@ _HYPHENATED = re.compile(r"([A-Za-z]{2,})-\n([ \t]*)([a-z]+)")
 _BOX_EDGE = re.compile(r"^[ \t]*\|(?=[ \t].*[ \t]\|[ \t]*$)|(?<=[ \t])\|[ \t]*$", re.M)
 _PLAIN: list[tuple[re.Pattern[str], Masker]] = [(_HYPHENATED, _joined_word), (_BOX_EDGE, _blank)]
 # Code is shown as written; only the HTML a Markdown file wraps it in (<pre>, entities) goes.
+# Text extracted from HTML, Office files, e-books and e-mail is written without inline
+# markup (rag.reading.html, rag.reading.written), but a table cell escapes its `|`.
 _MASKS: dict[str, list[tuple[re.Pattern[str], Masker]]] = {
     MARKDOWN: _MARKDOWN,
+    EXTRACTED: [_ESCAPE],
     RST: _RST,
     PLAIN: _PLAIN,
     MARKDOWN + " code": [_TAG, _ENTITY],
