@@ -17,6 +17,10 @@ logger = logging.getLogger(__name__)
 # Any constant: every writer of any rag store in the database takes this transaction lock,
 # so two ingests of one document cannot interleave their delete and insert.
 WRITE_LOCK = 0x7261_6700
+# Held while a process creates the tables and indexes: CREATE … IF NOT EXISTS is not safe
+# against the same statement in another session (two ingests starting on a new store
+# collided in PostgreSQL's catalog: "duplicate key value … pg_type_typname_nsp_index").
+_SETUP_LOCK = WRITE_LOCK + 1
 
 
 def safe_url(url: str) -> str:
@@ -73,6 +77,17 @@ def connect(settings: Settings) -> sa.Engine:
 
 def driver_url(url: str, driver: str) -> sa.URL:
     return sa.make_url(url).set(drivername=f"postgresql+{driver}")
+
+
+@contextmanager
+def setup_lock(engine: sa.Engine) -> Iterator[None]:
+    """Hold the store's set-up lock (a session lock, across transactions) inside."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _SETUP_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _SETUP_LOCK})
 
 
 def take_write_lock(conn: sa.Connection) -> None:

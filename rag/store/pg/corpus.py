@@ -46,7 +46,14 @@ from rag.filters import ChunkFilter
 from rag.store.corpus import DocumentInfo
 from rag.store.lexical import LexicalIndex
 from rag.store.pg.chunks import PgDocumentStore
-from rag.store.pg.connection import connect, driver_url, reporting, safe_url, take_write_lock
+from rag.store.pg.connection import (
+    connect,
+    driver_url,
+    reporting,
+    safe_url,
+    setup_lock,
+    take_write_lock,
+)
 from rag.store.pg.schema import Tables
 from rag.store.pg.sql_filters import sql_condition
 from rag.store.pg.stored_lexical import is_digest, pack, unpack
@@ -138,7 +145,8 @@ class PgCorpus:
         # The engine reopens the store after each write: close this one's connections with it.
         weakref.finalize(corpus, engine.dispose)
         with reporting(corpus._url):
-            corpus._set_up(model_name)
+            with setup_lock(engine):
+                corpus._set_up(model_name)
             if require_documents and not corpus.chunk_count:
                 raise IndexMissingError(
                     f"No documents in PostgreSQL at {safe_url(corpus._url)}. "
