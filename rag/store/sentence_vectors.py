@@ -100,6 +100,8 @@ def reuse_vectors(
         (embed_text(node), tuple(map(tuple, spans))): (vector, sentence_vectors)
         for node, vector, spans, sentence_vectors in stored
     }
+    if not known:  # the usual case: nothing to compare each chunk with
+        return list(nodes)
     left = []
     for node in nodes:
         spans = _spans_of(node)

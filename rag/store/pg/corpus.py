@@ -203,9 +203,16 @@ class PgCorpus:
         self._iterative_scan = tuple(int(x) for x in version.split(".")[:2]) >= (0, 8)
         chunks = self._store._table_class.__table__
         with self._engine.begin() as conn:
-            # Fetching candidates' vectors by node id needs an index PGVectorStore does not make.
+            # Fetching candidates' vectors by node id, and a written document's stored twins
+            # by its file's sha256 (`_same_content`), need indexes PGVectorStore does not make.
             conn.execute(
                 sa.text(f"CREATE INDEX IF NOT EXISTS {chunks.name}_node_id ON {chunks} (node_id)")
+            )
+            conn.execute(
+                sa.text(
+                    f"CREATE INDEX IF NOT EXISTS {chunks.name}_sha256 "
+                    f"ON {chunks} ((metadata_ ->> 'sha256'))"
+                )
             )
 
     @property
