@@ -31,7 +31,7 @@ from rag.errors import (
     NoMatchingDocumentError,
     RagError,
 )
-from rag.file_text import MAIL_SUFFIXES, ExtractionError, Limits, locator_at, page_at
+from rag.file_text import MAIL_SUFFIXES, ExtractionError, Limits, place_at
 from rag.loaders import (
     Rejection,
     attachments_folder,
@@ -279,7 +279,11 @@ class RagEngine:
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents; none before anything is indexed (a corrupt or unreachable
         store still raises)."""
-        return self.load_index().documents() if self.has_index() else []
+        try:
+            index = self.load_index()
+        except IndexMissingError:
+            return []
+        return index.documents()
 
     def document_text(self, source: str | Path) -> str:
         """The text an indexed document's citations point into (its `start`/`end` index it)."""
@@ -548,9 +552,8 @@ _Placed = TypeVar("_Placed", Passage, Citation)
 
 def _placed(item: _Placed) -> _Placed:
     """With the page and locator ("slide 7", "Sheet1!A12") where it starts in its file."""
-    return replace(
-        item, page=page_at(item.source, item.start), locator=locator_at(item.source, item.start)
-    )
+    page, locator = place_at(item.source, item.start)
+    return replace(item, page=page, locator=locator)
 
 
 def _vanished(index: Corpus, prune: list[Path], present: set[str]) -> list[DocumentInfo]:

@@ -417,24 +417,21 @@ def source_text(path: str | Path) -> Extracted:
     return _extract_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def page_at(path: str | Path, offset: int) -> int | None:
-    """The PDF page holding a char offset of the file's text; None for other formats, or when
-    the file has been moved or deleted since it was indexed (the passage text is in the index)."""
-    if Path(path).suffix.lower() not in PAGED_SUFFIXES:
-        return None
-    try:
-        return source_text(path).page_at(offset)
-    except (OSError, ExtractionError):
-        return None
-
-
-def locator_at(path: str | Path, offset: int) -> str | None:
-    """Where a char offset of the file's text stands ("page 3", "slide 7", "Sheet1!A12", a
-    chapter), for the formats with parts; None for the others, or a moved or deleted file."""
+def place_at(path: str | Path, offset: int) -> tuple[int | None, str | None]:
+    """The page (PDFs, scans) and the locator ("page 3", "slide 7", "Sheet1!A12", a chapter)
+    of a char offset of the file's text, from one read of it; None for the formats without
+    parts, or when the file has been moved or deleted since it was indexed (the passage text
+    is in the index)."""
     suffix = Path(path).suffix.lower()
     if suffix not in PAGED_SUFFIXES and suffix not in STRUCTURED_SUFFIXES:
-        return None
+        return None, None
     try:
-        return source_text(path).locator_at(offset)
+        extracted = source_text(path)
     except (OSError, ExtractionError):
-        return None
+        return None, None
+    return extracted.page_at(offset), extracted.locator_at(offset)
+
+
+def page_at(path: str | Path, offset: int) -> int | None:
+    """The page of a char offset of the file's text (`place_at`)."""
+    return place_at(path, offset)[0]
