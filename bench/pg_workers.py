@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import HOTPOT_CORPUS, ROOT, commit, figure, machine, results_dir
+from bench.common import HOTPOT_CORPUS, ROOT, commit, figure, machine, results_dir, write_json
 from bench.pg_server import remove, start_postgres
 from rag import RagEngine, Settings
 from rag.store.pg.corpus import PgCorpus
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     result = run(parser.parse_args().files) | {"commit": commit(), "machine": machine()}
     out = results_dir()
-    (out / "pg_workers.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json("pg_workers", result)
     _plot(result, out / "pg_workers.png")
     rows = "\n".join(f"| {k} | {v} |" for k, v in result.items() if k not in ("commit", "machine"))
     (out / "pg_workers.md").write_text(

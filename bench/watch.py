@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
-from bench.common import SEEDS, commit, figure, machine, results_dir
+from bench.common import SEEDS, commit, figure, machine, results_dir, write_json
 from rag import RagEngine, Settings
 from rag.watch import DEBOUNCE_MS, FolderWatcher
 
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     result = run(parser.parse_args().rounds) | {"commit": commit(), "machine": machine()}
     out = results_dir()
-    (out / "watch.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json("watch", result)
     _plot(result, out / "watch.png")
     rows = "\n".join(
         f"| {change} | {result[f'{change}_p50_s']} | {result[f'{change}_max_s']} |"
