@@ -52,6 +52,17 @@ class _Query:
         return positions if self.allowed is None else self.allowed.admits(positions)
 
 
+@dataclass(frozen=True)
+class FusionSignals:
+    """A query's first-round candidates: chunk ids, each one's normalised dense, BM25,
+    sentence dense and sentence BM25 signals (rows), and whether the question names its
+    document (those get `Settings.title_boost`)."""
+
+    chunk_ids: list[str]
+    signals: np.ndarray  # (candidates, 4), in `fusion_weights` order
+    named: np.ndarray
+
+
 class Retriever:
     """Ranks the chunks of one Corpus for a query; rebuild it when the corpus changes."""
 
@@ -104,19 +115,10 @@ class Retriever:
         """`retrieve` with the query already embedded (evals reuse one embedding per question)."""
         if self._bm25 is None:
             return [], {}
-        allowed = self._chunk_filter(filters)
         times = [time.perf_counter()]
-        n = self.settings.fusion_candidates
-        found = self.corpus.nearest(vector, n, allowed)
-        dense = {self._position[c]: float(s) for c, s in found}
-        if allowed is not None and not dense:  # its chunks were deleted since the snapshot
+        q = self._query(query, vector, self._chunk_filter(filters), times)
+        if q is None:
             return [], {}
-        times.append(time.perf_counter())
-        bm25, sentence_bm25 = self._bm25.scores(query)
-        if allowed is not None:  # filtered out: no keyword match either
-            bm25, sentence_bm25 = bm25 * allowed.mask, sentence_bm25 * allowed.mask
-        times.append(time.perf_counter())
-        q = _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25, allowed)
         ranked = self._rank(query, q, k, self._mode_settings(mode))
         # On a shared store a chunk deleted since the snapshot is left out: fewer passages.
         nodes = self.corpus.nodes([c for c, _ in ranked])
@@ -135,6 +137,39 @@ class Retriever:
         timings = {s: (b - a) * 1000 for s, a, b in zip(stages, times[:-1], times[1:], strict=True)}
         timings["search"] = (times[-1] - times[0]) * 1000
         return passages, timings
+
+    def _query(
+        self, query: str, vector: np.ndarray, allowed: ChunkFilter | None, times: list[float]
+    ) -> _Query | None:
+        """The dense candidates and every chunk's BM25 (a time appended after each); None
+        for an empty index, or when a filter's chunks were all deleted since the snapshot."""
+        if self._bm25 is None:
+            return None
+        found = self.corpus.nearest(vector, self.settings.fusion_candidates, allowed)
+        dense = {self._position[c]: float(s) for c, s in found}
+        if allowed is not None and not dense:
+            return None
+        times.append(time.perf_counter())
+        bm25, sentence_bm25 = self._bm25.scores(query)
+        if allowed is not None:  # filtered out: no keyword match either
+            bm25, sentence_bm25 = bm25 * allowed.mask, sentence_bm25 * allowed.mask
+        times.append(time.perf_counter())
+        return _Query(vector, dense, min(dense.values(), default=0.0), bm25, sentence_bm25, allowed)
+
+    def fusion_signals(self, query: str, vector: np.ndarray) -> FusionSignals:
+        """The first round's candidates with the four normalised signals the fusion weighs:
+        what `evals/fusion_fit.py` fits the weights on."""
+        q = self._query(query, vector, None, [])
+        if q is None:
+            return FusionSignals([], np.zeros((0, 4), np.float32), np.zeros(0, bool))
+        first, named, cosines, sentence_cosines, scale = self._first_round(query, q)
+        return FusionSignals(
+            [self._chunk_ids[p] for p in first],
+            np.array(
+                [scale.signals(p, cosines[p], sentence_cosines[p]) for p in first], np.float32
+            ).reshape(-1, 4),
+            np.array([p in named for p in first], bool),
+        )
 
     def _with_unit_cosines(self, passage: Passage, vector: np.ndarray) -> Passage:
         """The passage with each unit's cosine to the query, from the stored sentence vectors."""
@@ -168,12 +203,7 @@ class Retriever:
         then scaled so the first carries the best cosine among the candidates: the order is
         the fusion's, and the top score keeps meaning what `Settings.min_score` gates.
         """
-        n = min(s.fusion_candidates, len(self._chunk_ids))
-        first = set(q.dense) | set(np.argpartition(-q.bm25, n - 1)[:n].tolist())
-        named = q.admit({p for doc in self._linker.linked(query) for p in self._doc_chunks[doc]})
-        first = q.admit(first | named)
-        cosines, sentence_cosines = self._cosines(sorted(first), q.vector)
-        scale = _Scale(q, sentence_cosines)
+        first, named, cosines, sentence_cosines, scale = self._first_round(query, q)
         score = {p: scale.fuse(p, cosines[p], sentence_cosines[p], s) for p in first}
         for p in named:
             score[p] += s.title_boost
@@ -200,6 +230,18 @@ class Retriever:
         top = hopped[ranked[0]]
         unit = max(max(cosines.values()), 0.0) / top if top > 0 else 0.0
         return [(self._chunk_ids[p], hopped[p] * unit) for p in ranked]
+
+    def _first_round(
+        self, query: str, q: _Query
+    ) -> tuple[list[int], set[int], dict[int, float], dict[int, float], _Scale]:
+        """The candidates (dense, BM25 and the chunks of documents the question names), the
+        named ones, their chunk and best-sentence cosines, and the scale of this query."""
+        n = min(self.settings.fusion_candidates, len(self._chunk_ids))
+        first = set(q.dense) | set(np.argpartition(-q.bm25, n - 1)[:n].tolist())
+        named = q.admit({p for doc in self._linker.linked(query) for p in self._doc_chunks[doc]})
+        candidates = sorted(q.admit(first | named))
+        cosines, sentence_cosines = self._cosines(candidates, q.vector)
+        return candidates, named, cosines, sentence_cosines, _Scale(q, sentence_cosines)
 
     def _cosines(
         self, positions: list[int], vector: np.ndarray
@@ -296,14 +338,22 @@ class _Scale:
         low, high = min(sentence_cosines.values()), max(sentence_cosines.values())
         self._sentence = (low, max(high - low, 1e-9))
 
+    def signals(self, p: int, cosine: float, sentence_cosine: float) -> tuple[float, ...]:
+        """Dense, BM25, sentence dense and sentence BM25, each in [0, 1]."""
+        return (
+            max(0.0, (cosine - self._dense[0]) / self._dense[1]),
+            float(self._q.bm25[p]) / self._bm25,
+            max(0.0, (sentence_cosine - self._sentence[0]) / self._sentence[1]),
+            float(self._q.sentence_bm25[p]) / self._sentence_bm25,
+        )
+
     def fuse(self, p: int, cosine: float, sentence_cosine: float, s: Settings) -> float:
         """The weighted sum of the four normalised signals (weights sum to one)."""
-        dense = max(0.0, (cosine - self._dense[0]) / self._dense[1])
-        sentence = max(0.0, (sentence_cosine - self._sentence[0]) / self._sentence[1])
-        parts = (
-            (s.weight_dense, dense),
-            (s.weight_bm25, float(self._q.bm25[p]) / self._bm25),
-            (s.weight_sentence_dense, sentence),
-            (s.weight_sentence_bm25, float(self._q.sentence_bm25[p]) / self._sentence_bm25),
-        )
-        return sum(w * x for w, x in parts) / max(sum(w for w, _ in parts), 1e-9)
+        weights = fusion_weights(s)
+        parts = zip(weights, self.signals(p, cosine, sentence_cosine), strict=True)
+        return sum(w * x for w, x in parts) / max(sum(weights), 1e-9)
+
+
+def fusion_weights(s: Settings) -> tuple[float, float, float, float]:
+    """The weights of `_Scale.signals`, in its order."""
+    return (s.weight_dense, s.weight_bm25, s.weight_sentence_dense, s.weight_sentence_bm25)

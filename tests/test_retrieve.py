@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import RagEngine, RagError, Settings
 from rag.answer.ranking import title_core
 from rag.links import TitleLinker, title_key, without_disambiguation
-from rag.retrieve import Retriever
+from rag.retrieve import Retriever, fusion_weights
 from rag.store.faiss.corpus import FaissCorpus
 from tests.conftest import BRIDGE_DOCS as DOCS
 from tests.conftest import write_files as _write
@@ -127,3 +128,28 @@ def test_dense_and_keyword_modes_rank_by_their_own_signal(tmp_path):
     assert Path(keyword[0].source).name == "ayn-rand.txt"
     with pytest.raises(RagError, match="hybrid, dense, keyword"):
         engine.ask(question, mode="psychic")
+
+
+@pytest.mark.slow
+def test_fusion_signals_weighted_as_the_settings_give_the_retrievers_order(tmp_path):
+    """What evals/fusion_fit.py fits on must be what the retriever fuses: with no title
+    named and no second hop, the weighted signals order the chunks as `search` does, for
+    the default weights and for each signal alone."""
+    corpus = _write(tmp_path / "docs", DOCS)
+    settings = Settings(data_dir=tmp_path / "data", hop_parents=0, title_boost=0)
+    engine = RagEngine(settings)
+    engine.ingest([corpus])
+    retriever = engine.retriever()
+    names = ("weight_dense", "weight_bm25", "weight_sentence_dense", "weight_sentence_bm25")
+    alone = [{n: float(n == name) for n in names} for name in names]
+    for question in ("Which brewer was founded in 1799?", "Who painted portraits in oil?"):
+        vector = engine.embed([question])[0]
+        fused = retriever.fusion_signals(question, vector)
+        assert fused.signals.shape == (len(fused.chunk_ids), 4)
+        assert ((fused.signals >= 0) & (fused.signals <= 1 + 1e-6)).all()
+        for weights in [{}, *alone]:
+            retriever.settings = settings.model_copy(update=weights)
+            score = fused.signals @ np.asarray(fusion_weights(retriever.settings))
+            order = [fused.chunk_ids[i] for i in np.lexsort((np.arange(len(score)), -score))]
+            passages, _ = retriever.search(question, vector, len(order))
+            assert [p.chunk_id for p in passages] == order, weights
