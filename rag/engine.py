@@ -249,8 +249,8 @@ class RagEngine:
                 self.settings.chunk_size, self.settings.chunk_overlap, cl100k_tokenizer()
             )
             outcomes = index.upsert(documents, splitter, show_progress)
-            gone = _vanished(index, prune, present)
-            outcomes |= self._remove(index, gone)
+            gone = self._remove(index, _vanished(index, prune, present))
+            outcomes |= {doc.doc_id: "removed" for doc in gone}
             if any(o != "unchanged" for o in outcomes.values()):
                 index.persist()
             self._serve(index)
@@ -310,10 +310,10 @@ class RagEngine:
         attached files' documents with it, and persist the index."""
         with self._writing() as index:
             found = self._find_document(index, source)
-            self._remove(index, [found])
+            removed = self._remove(index, [found])
             index.persist()
             self._serve(index)
-        self._forget_attachments([found])
+        self._forget_attachments(removed)
         return found
 
     @property
@@ -321,16 +321,21 @@ class RagEngine:
         """Where e-mails' attached files are kept to be indexed (rag.loaders)."""
         return self.settings.data_dir / "attachments"
 
-    def _remove(self, index: Corpus, documents: list[DocumentInfo]) -> dict[str, str]:
+    def _remove(self, index: Corpus, documents: list[DocumentInfo]) -> list[DocumentInfo]:
         """Delete these documents, and the documents of the files attached to any e-mail
-        among them: doc_id → "removed"."""
-        folders = self._attachment_folders(documents)
-        attached = [d for d in index.documents() if _under(d.source, folders)] if folders else []
-        removed = {}
-        for doc in {d.doc_id: d for d in [*documents, *attached]}.values():
-            index.delete(doc.doc_id)
-            removed[doc.doc_id] = "removed"
-        return removed
+        among them (a mailbox's messages, and the files attached to those): all it deleted."""
+        removed = {d.doc_id: d for d in documents}
+        mails = documents
+        while folders := self._attachment_folders(mails):
+            mails = [
+                d
+                for d in index.documents()
+                if _under(d.source, folders) and d.doc_id not in removed
+            ]
+            removed |= {d.doc_id: d for d in mails}
+        for doc_id in removed:
+            index.delete(doc_id)
+        return list(removed.values())
 
     def _attachment_folders(self, documents: list[DocumentInfo]) -> list[Path]:
         return [

@@ -130,10 +130,14 @@ def test_each_format_is_written_as_blocks_with_locators_at_their_parts(tmp_path)
     assert deck.locator_at(deck.text.index("Two electric")) == "slide 2"
     assert extract(corpus / "budget.xlsx", Limits()).title == "budget"  # none declared
     assert extract(corpus / "book.epub", Limits()).title == "Northern Ferries"
-    assert _at(corpus / "inbox.mbox", "message 2: Dry dock") == "# Dry dock"
     mailbox = extract(corpus / "inbox.mbox", Limits())
-    assert mailbox.text.count("# ") == 2 and "From: Bjørn Lie <bjorn@example.org>" in mailbox.text
     assert mailbox.metadata == {}  # a mailbox has many senders: no document-wide fields
+    assert mailbox.text == "2 messages."  # their words are the messages' own documents
+    assert [name for name, _ in mailbox.attachments] == ["message-0001.eml", "message-0002.eml"]
+    (tmp_path / "message-0002.eml").write_bytes(mailbox.attachments[1][1])
+    message = extract(tmp_path / "message-0002.eml", Limits())
+    assert message.metadata["from"] == "Bjørn Lie <bjorn@example.org>"
+    assert message.text.startswith("# Dry dock") and "9 May" in message.text
 
 
 def test_an_emails_fields_are_its_title_lines_and_metadata(tmp_path):
@@ -180,7 +184,7 @@ def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
     corpus = make_corpus(tmp_path / "corpus")
     engine = RagEngine(Settings(data_dir=tmp_path / "data"))
     report = engine.ingest([corpus])
-    assert report.count("added") == 6 and report.rejected == []
+    assert report.count("added") == 8 and report.rejected == []  # 6 files, 2 messages
     cases = {
         "When does the Lindqvist ferry leave Tromsø?": ("deck.pptx", "slide 1", "07:40"),
         "How much does the radar upgrade cost?": ("budget.xlsx", "Budget!A4", "48000"),
@@ -188,7 +192,7 @@ def test_answers_cite_rows_slides_chapters_and_emails_exactly(tmp_path):
         "When did the first ferry cross the fjord?": ("book.epub", "Early years", "1921"),
         "When does the radar installation start?": ("note.eml", None, "14 April"),
         "Which certificate does Carl Nilsen hold?": ("budget.xlsx", "Crew!A2", "STCW"),
-        "When does the Lindqvist go into dry dock?": ("inbox.mbox", "message 2: Dry dock", "9 May"),
+        "When does the Lindqvist go into dry dock?": ("message-0002.eml", None, "9 May"),
     }
     for question, (name, locator, phrase) in cases.items():
         answer = engine.ask(question)
@@ -217,7 +221,14 @@ def test_an_emails_sender_filters_and_the_json_carries_the_locator(tmp_path, mon
     )
     assert only_mail.exit_code == 0, only_mail.stderr
     answer = json.loads(only_mail.stdout)
-    assert {Path(p["source"]).name for p in answer["retrieved"]} == {"note.eml"}
+    # Her e-mail, and her message in the mailbox: each message is a document of its own.
+    assert {Path(p["source"]).name for p in answer["retrieved"]} == {"note.eml", "message-0001.eml"}
+    one_message = runner.invoke(
+        app, ["ask", "dry dock", "--json", "--filter", "from=Bjørn Lie <bjorn@example.org>"]
+    )
+    answer = json.loads(one_message.stdout)
+    assert {Path(p["source"]).name for p in answer["retrieved"]} == {"message-0002.eml"}
+    assert "9 May" in answer["citations"][0]["quote"]
     sheet = json.loads(
         runner.invoke(app, ["ask", "How much does the radar upgrade cost?", "--json"]).stdout
     )
@@ -286,3 +297,33 @@ def test_deleting_an_email_deletes_its_attached_files_documents(tmp_path):
     engine.delete(mail)
     assert engine.documents() == []
     assert not any((tmp_path / "data" / "attachments").iterdir())
+
+
+@pytest.mark.slow
+def test_a_mailboxs_messages_and_their_attached_files_come_and_go_with_it(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with_file = _mail_with(tmp_path / "a.eml", {"drill.txt": b"Lifeboat drill on Friday.\n"})
+    plain = _mail_with(tmp_path / "b.eml", {}, body="The radar mast was repainted in April.")
+    envelope = b"From alice@example.org Mon Mar  2 09:15:00 2026\n"
+    mailbox = inbox / "crew.mbox"
+    mailbox.write_bytes(envelope + with_file.read_bytes() + b"\n" + envelope + plain.read_bytes())
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    engine.sync([inbox])
+    names = {Path(d.source).name for d in engine.documents()}
+    assert names == {"crew.mbox", "message-0001.eml", "message-0002.eml", "drill.txt"}
+    drill = engine.retrieve("When is the lifeboat drill?")[0]
+    assert Path(drill.source).name == "drill.txt"
+    assert read_source_text(drill.source) == "Lifeboat drill on Friday.\n"
+
+    mailbox.write_bytes(envelope + plain.read_bytes())  # the message with the file is gone
+    engine.sync([inbox])
+    assert {Path(d.source).name for d in engine.documents()} == {"crew.mbox", "message-0001.eml"}
+    assert "Friday" not in engine.ask("When is the lifeboat drill?").text
+
+    mailbox.write_bytes(envelope + with_file.read_bytes())
+    engine.sync([inbox])
+    assert len(engine.documents()) == 3
+    engine.delete(mailbox)
+    stored = tmp_path / "data" / "attachments"
+    assert engine.documents() == [] and not any(stored.iterdir())

@@ -1,8 +1,11 @@
 """E-mail as text: a message (.eml) with its subject as the title, From, To, Cc and Date as
 lines a question can be answered from (and as metadata for `--filter`), then the body (its
-plain text, else its HTML read by the DOM). A mailbox (.mbox) is one document of its
-messages in order, each under its subject, its locator "message N: subject". Attached
-files are kept (name, bytes) for the loader to index as documents of their own."""
+plain text, else its HTML read by the DOM). Attached files are kept (name, bytes) for the
+loader to index as documents of their own.
+
+A mailbox (.mbox) keeps each message as its own .eml, which the loader indexes as a
+document of its own: its fields are its metadata, so `--filter from=…` picks one message out
+of a mailbox, and a message's attached files come too."""
 
 from __future__ import annotations
 
@@ -24,27 +27,27 @@ def eml_to_text(message: EmailMessage) -> Written:
     return written
 
 
-def mbox_to_text(messages: Iterable[EmailMessage]) -> Written:
-    """The messages of a mailbox in order; their fields are not the document's metadata (a
-    mailbox has many senders)."""
+def mbox_to_text(messages: Iterable[bytes]) -> Written:
+    """A mailbox: its messages (each as its bytes) kept as .eml files to index on their own
+    (`attachments`), and a line that counts them. Its text lists no subjects or senders: with
+    a table of them, the rules read the table and the message as two documents that answer
+    together, and answers led with the table's row instead of the message's sentence."""
     written = Written()
-    for number, message in enumerate(messages, start=1):
-        subject = one_line(str(message.get("Subject", "")))
-        written.mark(f"message {number}: {subject}" if subject else f"message {number}")
-        _write_message(message, written, in_mailbox=True)
+    for number, raw in enumerate(messages, start=1):
+        written.attachments.append((f"message-{number:04d}.eml", raw))
+    count = len(written.attachments)
+    written.add(f"{count} message{'' if count == 1 else 's'}.")
     return written
 
 
-def _write_message(message: EmailMessage, written: Written, in_mailbox: bool = False) -> None:
-    """The subject as a heading (in a mailbox, every message has one: it is where the
-    message starts), the header lines, then the body's paragraphs."""
+def _write_message(message: EmailMessage, written: Written) -> None:
+    """The subject as a heading, the header lines, then the body's paragraphs."""
     subject = one_line(str(message.get("Subject", "")))
-    written.add(f"# {subject}" if subject else "# (no subject)" if in_mailbox else "")
+    written.add(f"# {subject}" if subject else "")
     for name in _HEADERS:
         value = one_line(str(message.get(name, "")))
         if value:
-            if not in_mailbox:
-                written.metadata[name.lower()] = value
+            written.metadata[name.lower()] = value
             written.add(f"{name}: {value}")
     for part in message.iter_attachments():
         data = part.get_payload(decode=True)

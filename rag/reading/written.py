@@ -24,7 +24,7 @@ class Written:
     locators: list[tuple[int, str]] = field(default_factory=list)
     title: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
-    attachments: list[tuple[str, bytes]] = field(default_factory=list)  # an e-mail's files
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)  # files, messages
     _length: int = 0
 
     def mark(self, label: str) -> None:
