@@ -19,7 +19,12 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer import extractive
 from rag.answer.conversation import condense
-from rag.answer.structure import asks_about_document, overview_document, with_opening
+from rag.answer.structure import (
+    asks_about_document,
+    asks_mail_field,
+    overview_document,
+    with_opening,
+)
 from rag.config import MAX_TOP_K, Settings
 from rag.embedding import cl100k_tokenizer, load_embed_model
 from rag.errors import (
@@ -410,7 +415,7 @@ class RagEngine:
         try:
             k = k if k is not None else self.settings.top_k
             passages, timings = retriever.retrieve(query, k, mode, filters)
-            if asks_about_document(query) and passages:
+            if (asks_about_document(query) or asks_mail_field(query)) and passages:
                 # A document says what it is, when and by whom where it begins: opening first.
                 opening = retriever.opening(overview_document(query, passages))
                 passages = with_opening(opening, passages, k)

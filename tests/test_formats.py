@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import RagEngine, Settings
+from rag.answer.structure import asks_mail_field
 from rag.cli import app
 from rag.file_text import Limits, extract
 from rag.loaders import collect_files, load_documents, read_source_text
@@ -327,3 +328,48 @@ def test_a_mailboxs_messages_and_their_attached_files_come_and_go_with_it(tmp_pa
     engine.delete(mailbox)
     stored = tmp_path / "data" / "attachments"
     assert engine.documents() == [] and not any(stored.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Who sent the e-mail about the dry dock?", True),
+        ("Who sent me the message about the rota?", True),
+        ("Who was the email from?", True),
+        ("When was the e-mail about the radar upgrade sent?", True),
+        ("When did Alice send the email about the radar?", True),
+        ("When was the mail from Alice received?", True),
+        ("Who sent the package?", False),  # no message
+        ("When was the article published?", False),  # the document's date: front matter
+        ("When does the Lindqvist go into dry dock?", False),
+    ],
+)
+def test_questions_about_a_messages_sender_or_date_are_told_apart(question, asks):
+    assert asks_mail_field(question) is asks
+
+
+@pytest.mark.slow
+def test_who_sent_a_message_and_when_are_its_from_and_date_lines(tmp_path):
+    engine = RagEngine(Settings(data_dir=tmp_path / "data"))
+    engine.ingest([make_corpus(tmp_path / "corpus")])
+    cases = {
+        "Who sent the e-mail about the dry dock?": (
+            "message-0002.eml",
+            "From: Bjørn Lie <bjorn@example.org>",
+        ),
+        "Who sent the email about the crew rota?": (
+            "message-0001.eml",
+            "From: Alice Moreau <alice@example.org>",
+        ),
+        "When was the e-mail about the radar upgrade sent?": (
+            "note.eml",
+            "Date: Mon, 02 Mar 2026 09:15:00 +0100",
+        ),
+    }
+    for question, (name, line) in cases.items():
+        answer = engine.ask(question)
+        first = answer.citations[0]
+        assert (Path(first.source).name, first.quote) == (name, line), question
+        assert read_source_text(first.source)[first.start : first.end] == line
+    # The subject must still be found: no message about it, no sender.
+    assert engine.ask("Who sent the e-mail about the submarine?").refused

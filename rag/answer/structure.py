@@ -47,6 +47,20 @@ _ASKS_AUTHOR = re.compile(
 _ASKS_TITLE = re.compile(
     rf"\bwhat(?:'s| is) the (?:title|headline) of {_DOCUMENT}|\bwhat is it called\b", re.I
 )
+# "Who sent the e-mail about X?", "When was the message about X sent?": an e-mail's own
+# From and Date lines answer them (rag.reading.mail writes them at its start).
+_MESSAGE = r"(?:(?:the|this|that|an?|his|her|their) )?(?:e-?mail|message|mail|letter)"
+_ASKS_SENDER = re.compile(
+    rf"\bwho (?:sent|wrote|e-?mailed|mailed) (?:me |us |you )?{_MESSAGE}\b|"
+    rf"\bwho (?:was|is) {_MESSAGE} from\b|\bsender of {_MESSAGE}\b",
+    re.IGNORECASE,
+)
+_ASKS_SENT = re.compile(
+    rf"\bwhen (?:was|were|did) (?:\w+ )?(?:send|sent) {_MESSAGE}\b|"
+    rf"\bwhen (?:was|were|did) {_MESSAGE}\b(?: [\w'-]+){{0,8}}? "
+    r"(?:sent|send|written|arrive|arrived|received|dated)\b",
+    re.IGNORECASE,
+)
 _BY_LINE = re.compile(r"^(?:by|written by|author[s]?:?)\s+\S|\bcopyright\b|©", re.IGNORECASE)
 # The units near a document's start that front matter (date, author lines) stands in.
 _FRONT_MATTER = 12
@@ -65,14 +79,24 @@ def asks_about_document(query: str) -> bool:
     )
 
 
+def asks_mail_field(query: str) -> bool:
+    """Whether the question asks who sent a message or when: its From or Date line."""
+    return bool(_ASKS_SENDER.search(query) or _ASKS_SENT.search(query))
+
+
 def front_matter(query: str, passages: list[Passage]) -> list[Sentence]:
     """The unit of the first passage's document that answers a question about the document
-    itself: the first holding a date, an author line, or its title; [] when none does."""
+    itself: the first holding a date, an author line, or its title, or an e-mail's From or
+    Date line; [] when none does."""
     if not passages:
         return []
     doc = passages[0].doc_id
     opening = sorted((p for p in passages if p.doc_id == doc), key=lambda p: p.start)[:1]
     units = split_sentences(opening)[:_FRONT_MATTER]
+    if _ASKS_SENDER.search(query):
+        return [s for s in units if s.shown.startswith("From: ")][:1]
+    if _ASKS_SENT.search(query):
+        return [s for s in units if s.shown.startswith("Date: ")][:1]
     if _ASKS_DATE.search(query):
         return [s for s in units if DATE.search(s.shown)][:1]
     if _ASKS_AUTHOR.search(query):
