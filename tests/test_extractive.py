@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
 from rag.answer.extractive import synthesize
-from rag.answer.question import opposite_in
+from rag.answer.question import answer_kind, opposite_in
 from rag.config import Settings
 from rag.text import stem
 from rag.types import Passage
@@ -281,3 +281,19 @@ def test_property_quotations_are_cited_verbatim_at_their_span(lines, pick):
     for citation in result.citations:
         assert text[citation.start : citation.end] == citation.quote
         assert f"[{citation.n}]" in result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much does the radar upgrade cost?", "number"),
+        ("What does the radar upgrade cost?", "number"),
+        ("What did the new hull paint cost?", "number"),
+        ("What was the price of oil in March of 1974?", "number"),
+        ("What is the cost of a ticket?", "number"),
+        ("What does the ferry do?", ""),
+        ("Why did OPEC raise the price of oil?", ""),
+    ],
+)
+def test_a_price_is_asked_for_as_a_number_however_it_is_worded(question, kind):
+    assert answer_kind(question) == kind

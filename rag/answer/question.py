@@ -15,7 +15,10 @@ _NEGATION = re.compile(
 _NUMBER_QUESTION = re.compile(
     r"^(?:.*\b(?:how (?:many|much|long|old|far|large|big)|what (?:year|decade|century|"
     r"percentage|percent|number|amount|age|date|version|release)|in what year|which year|"
-    r"which (?:version|release)|(?:what|which) \w+ (?:version|release))\b)",
+    r"which (?:version|release)|(?:what|which) \w+ (?:version|release)|"
+    # A price asked without "how much": "What does X cost?", "What was the price of X?"
+    r"what (?:does|did|do|would|will) [\w\s'-]+ cost|"
+    r"what (?:is|was|were|are) the (?:price|cost|fee|fare|salary) of)\b)",
     re.IGNORECASE,
 )
 _WHEN_QUESTION = re.compile(
