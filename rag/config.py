@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="A file whose text (or a DOCX whose unpacked XML) is larger is rejected.",
     )
     max_pdf_pages: int = Field(5_000, ge=1, description="PDFs with more pages are rejected.")
+    max_ocr_pages: int = Field(
+        300,
+        ge=1,
+        description="Scans with more pages to read by OCR (~3 s each) are rejected.",
+    )
     max_html_elements: int = Field(
         200_000,
         ge=1,
@@ -60,7 +65,10 @@ class Settings(BaseSettings):
         "and ~25 µs to parse.",
     )
     extract_timeout_s: float = Field(
-        120, gt=0, description="A PDF whose text takes longer to read is rejected."
+        120,
+        gt=0,
+        description="A PDF whose text takes longer to read is rejected (up to 10 s of each "
+        "scanned page's OCR aside).",
     )
     lock_timeout_s: float = Field(
         60, ge=0, description="How long an ingest waits for another one on the same data dir."

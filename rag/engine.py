@@ -237,6 +237,7 @@ class RagEngine:
             max_text_chars=self.settings.max_text_mb * 2**20,
             max_pdf_pages=self.settings.max_pdf_pages,
             max_html_elements=self.settings.max_html_elements,
+            max_ocr_pages=self.settings.max_ocr_pages,
             max_seconds=self.settings.extract_timeout_s,
         )
         documents, unreadable = load_documents(files, limits, self._attachments)

@@ -57,6 +57,10 @@ _START_TAG = re.compile(r"<[A-Za-z]")  # an HTML element's start tag
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
+# A page's OCR time up to this is not counted against the extraction budget (`_excused`).
+OCR_SECONDS_PER_PAGE = 10.0
+
+
 class ExtractionError(Exception):
     """Why a file yields no usable text (shown to the user as the rejection reason)."""
 
@@ -68,8 +72,9 @@ class Limits:
     max_bytes: int = 100 * 2**20  # the file (RAG_MAX_FILE_MB)
     max_text_chars: int = 50 * 2**20  # its text, and a DOCX's unpacked XML (RAG_MAX_TEXT_MB)
     max_pdf_pages: int = 5_000  # RAG_MAX_PDF_PAGES
-    max_seconds: float = 120.0  # extracting a PDF's text (RAG_EXTRACT_TIMEOUT_S)
+    max_seconds: float = 120.0  # extracting a PDF's text, OCR aside (RAG_EXTRACT_TIMEOUT_S)
     max_html_elements: int = 200_000  # RAG_MAX_HTML_ELEMENTS
+    max_ocr_pages: int = 300  # pages read by OCR (RAG_MAX_OCR_PAGES)
 
 
 # Re-reading a file already accepted at ingest (for its citations): its own size bounds it.
@@ -79,6 +84,7 @@ _NO_LIMITS = Limits(
     max_pdf_pages=2**62,
     max_seconds=1e9,
     max_html_elements=2**62,
+    max_ocr_pages=2**62,
 )
 
 
@@ -231,19 +237,50 @@ def _ocr_blank_pages(data: bytes, pages: list[str], started: float, limits: Limi
             logger.warning("Pages without a text layer skipped: %s", ocr.INSTALL_HINT)
             return pages
         raise ExtractionError(f"PDF without a text layer (scanned?): {ocr.INSTALL_HINT}")
+    blank = [index for index, text in enumerate(pages) if not text]
+    _check_ocr_pages(len(blank), limits)
+    digest = hashlib.sha256(data).hexdigest()
     read = list(pages)
     chars = sum(len(p) for p in pages)
     try:
-        for index, text in enumerate(pages):
-            if not text:
-                read[index] = _clean_ocr(ocr.image_text(ocr.pdf_page_image(data, index)))
-                chars += len(read[index])
-                _check_budget(chars, started, limits)
+        for index in _ocr_progress(blank):
+            ocr_started = time.monotonic()
+            read[index] = _clean_ocr(ocr.pdf_page_text(data, digest, index))
+            started += _excused(time.monotonic() - ocr_started)
+            chars += len(read[index])
+            _check_budget(chars, started, limits)
     except ocr.OcrError as err:
         raise ExtractionError(str(err)) from err
     if not any(read):
         raise ExtractionError("scanned PDF in which OCR found no text")
     return read
+
+
+def _excused(ocr_seconds: float) -> float:
+    """How much of one page's OCR time RAG_EXTRACT_TIMEOUT_S does not count: a scan of many
+    pages takes minutes and is read whole, while a page that takes far longer than a dense
+    A4 page (~3 s here) still runs the budget down."""
+    return min(ocr_seconds, OCR_SECONDS_PER_PAGE)
+
+
+def _check_ocr_pages(count: int, limits: Limits) -> None:
+    """What bounds a scan's OCR time with `_excused`: its number of pages to read."""
+    if count > limits.max_ocr_pages:
+        raise ExtractionError(
+            f"{count} pages to read by OCR are over the {limits.max_ocr_pages} page limit "
+            "(RAG_MAX_OCR_PAGES)"
+        )
+
+
+def _ocr_progress(pages: list[int]) -> Iterator[int]:
+    """The pages, with a progress bar on a terminal when there are more than a few."""
+    if len(pages) <= 3:
+        return iter(pages)
+    from tqdm.auto import tqdm
+
+    return iter(
+        tqdm(pages, desc="Reading scanned pages (OCR)", unit="page", leave=False, disable=None)
+    )
 
 
 def _clean_ocr(text: str) -> str:
@@ -256,11 +293,10 @@ def _image_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
     pages: list[str] = []
     try:
         for number, frame in enumerate(ocr.image_pages(data), start=1):
-            if number > limits.max_pdf_pages:
-                raise ExtractionError(
-                    f"over {limits.max_pdf_pages} pages, the page limit (RAG_MAX_PDF_PAGES)"
-                )
+            _check_ocr_pages(number, limits)
+            ocr_started = time.monotonic()
             pages.append(_clean_ocr(ocr.image_text(frame)))
+            started += _excused(time.monotonic() - ocr_started)
             _check_budget(sum(len(p) for p in pages), started, limits)
     except ocr.OcrError as err:
         raise ExtractionError(str(err)) from err

@@ -9,8 +9,8 @@ on 2 busy cores, with one 2.3 s. A scanned PDF's pages are drawn by pdfium at 30
 first; only pages without a text layer are read this way.
 
 Citations are checked against the text later (the engine re-reads a file for its pages),
-so what Tesseract read is kept, by the image's sha256, under the model cache dir: a page is
-read once, not at every restart.
+so what Tesseract read is kept under the model cache dir, by the image's sha256 or by the
+PDF's and the page's: a page is read once, not at every restart.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,17 +43,35 @@ def available() -> bool:
 
 def image_text(image: Any) -> str:
     """The text Tesseract reads in one image (English), lines as it found them."""
+    png = _png(image)
+    key = hashlib.sha256(png + _version().encode()).hexdigest()
+    return _kept(key, lambda: _tesseract(png))
+
+
+def pdf_page_text(data: bytes, digest: str, page_index: int) -> str:
+    """`image_text` of one PDF page (`digest`: the file's sha256), kept by the file and the
+    page too: a page read once is not drawn again, which cost 0.3 s a page at every restart
+    (a page kept by its image only, as earlier versions kept them, is drawn once more)."""
+    key = hashlib.sha256(f"{digest}:{page_index}:{DPI}:{_version()}".encode()).hexdigest()
+    return _kept(key, lambda: image_text(pdf_page_image(data, page_index)))
+
+
+def _png(image: Any) -> bytes:
     if not available():
         raise OcrError(f"OCR is not installed: {INSTALL_HINT}")
     if image.width * image.height > MAX_PIXELS:
         raise OcrError(f"an image of {image.width}x{image.height} pixels is too large to OCR")
     png = io.BytesIO()
     image.save(png, format="PNG")
-    key = hashlib.sha256(png.getvalue() + _version().encode()).hexdigest()
+    return png.getvalue()
+
+
+def _kept(key: str, read: Callable[[], str]) -> str:
+    """What `read` returns, kept in the cache under `key` (read once)."""
     kept = _cache_dir() / f"{key}.txt"
     if kept.is_file():
         return kept.read_text(encoding="utf-8")
-    text = _tesseract(png.getvalue())
+    text = read()
     kept.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=kept.parent, delete=False, encoding="utf-8") as out:
         out.write(text)

@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from rapidfuzz.distance import Levenshtein
 
 from rag import RagEngine, Settings, ocr
-from rag.file_text import Limits, extract
+from rag.file_text import ExtractionError, Limits, extract
 from rag.loaders import collect_files, load_documents, read_source_text
 from tests.conftest import make_pdf
 
@@ -55,12 +55,69 @@ def test_only_the_pages_without_a_text_layer_are_read_by_ocr(tmp_path, monkeypat
         writer.append(PdfReader(tmp_path / name))
     writer.write(tmp_path / "mixed.pdf")
     read = []
-    real = ocr.image_text
-    monkeypatch.setattr(ocr, "image_text", lambda image: read.append(1) or real(image))
+    real = ocr.pdf_page_text
+    monkeypatch.setattr(
+        ocr,
+        "pdf_page_text",
+        lambda data, digest, page: read.append(page) or real(data, digest, page),
+    )
     extracted = extract(tmp_path / "mixed.pdf", Limits())
-    assert read == [1]  # the typed page was not OCRed
+    assert read == [1]  # the scanned page (index 1) alone: the typed page was not OCRed
     assert extracted.text.startswith("Harbour guide, typed page.")
     assert extracted.page_at(extracted.text.index("22:15")) == 2
+
+
+def _scanned_pdf(path: Path, count: int) -> Path:
+    pages = [
+        scan([f"Page {n} of the scanned log.", "", "Nothing to report."]) for n in range(count)
+    ]
+    pages[0].save(path, format="PDF", save_all=True, append_images=pages[1:])
+    return path
+
+
+def _slow_ocr(monkeypatch, seconds: float) -> list[int]:
+    """OCR of a PDF's page that takes `seconds` more (a dense page, a busy machine); counts
+    its calls."""
+    import time
+
+    calls: list[int] = []
+    real = ocr.pdf_page_text
+
+    def slow(data, digest, page):
+        calls.append(page)
+        time.sleep(seconds)
+        return real(data, digest, page)
+
+    monkeypatch.setattr(ocr, "pdf_page_text", slow)
+    return calls
+
+
+def test_a_long_scan_is_read_whole_its_ocr_time_aside_from_the_timeout(tmp_path, monkeypatch):
+    pdf = _scanned_pdf(tmp_path / "log.pdf", 3)
+    _slow_ocr(monkeypatch, 0.4)  # 1.2 s of OCR against a 0.5 s budget for parsing
+    extracted = extract(pdf, Limits(max_seconds=0.5))
+    assert extracted.page_at(extracted.text.index("Page 2 of the scanned log.")) == 3
+
+
+def test_a_page_whose_ocr_takes_too_long_still_runs_the_timeout_down(tmp_path, monkeypatch):
+    import rag.file_text
+
+    pdf = _scanned_pdf(tmp_path / "log.pdf", 3)
+    _slow_ocr(monkeypatch, 0.4)
+    monkeypatch.setattr(rag.file_text, "OCR_SECONDS_PER_PAGE", 0.05)  # as if far over ~3 s
+    with pytest.raises(ExtractionError, match="RAG_EXTRACT_TIMEOUT_S"):
+        extract(pdf, Limits(max_seconds=0.5))
+
+
+def test_a_scan_over_the_ocr_page_limit_is_refused_before_any_ocr(tmp_path, monkeypatch):
+    pdf = _scanned_pdf(tmp_path / "log.pdf", 3)
+    calls = _slow_ocr(monkeypatch, 0)
+    with pytest.raises(ExtractionError, match=r"3 pages to read by OCR .* \(RAG_MAX_OCR_PAGES\)"):
+        extract(pdf, Limits(max_ocr_pages=2))
+    assert calls == []
+    scan(NOTICE).save(tmp_path / "frames.tiff", save_all=True, append_images=[scan(TIMES)] * 2)
+    with pytest.raises(ExtractionError, match="RAG_MAX_OCR_PAGES"):
+        extract(tmp_path / "frames.tiff", Limits(max_ocr_pages=2))
 
 
 def test_without_tesseract_scans_are_refused_with_how_to_install_it(tmp_path, monkeypatch):
@@ -117,6 +174,21 @@ def test_a_page_is_read_once_and_kept_by_its_image(tmp_path, monkeypatch):
     again = extract(tmp_path / "notice.png", Limits())
     assert first.text == again.text and runs == [1]
     assert len(list((tmp_path / "cache" / "ocr").iterdir())) == 1
+
+
+def test_a_scanned_pdfs_page_read_once_is_not_drawn_again(tmp_path, monkeypatch):
+    """Drawing a page at 300 dpi to look it up cost 0.3 s a page: a 50-page scan's citation
+    took 18 s in every new process."""
+    monkeypatch.setenv("RAG_MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    pdf = _scanned_pdf(tmp_path / "log.pdf", 2)
+    drawn, runs = [], []
+    real_draw, real_read = ocr.pdf_page_image, ocr._tesseract
+    monkeypatch.setattr(ocr, "pdf_page_image", lambda d, i: drawn.append(i) or real_draw(d, i))
+    monkeypatch.setattr(ocr, "_tesseract", lambda png: runs.append(1) or real_read(png))
+    first = extract(pdf, Limits())
+    again = extract(pdf, Limits())
+    assert first.text == again.text and "Page 1 of the scanned log." in again.text
+    assert drawn == [0, 1] and runs == [1, 1]  # the second read drew and OCRed nothing
 
 
 NOTICE_TEXT = """Ferry safety notice
