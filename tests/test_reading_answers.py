@@ -26,6 +26,33 @@ PDF_PAGE = (
 )
 
 
+# A man page's option whose description introduces an indented list of values.
+TAR_PAGE = """TAR(1)                        GNU TAR Manual                        TAR(1)
+
+OPTIONS
+   Archive format selection
+       -H, --format=FORMAT
+              Create archive of the given format.  Valid formats are:
+
+              gnu    GNU tar 1.13.x format
+
+              oldgnu GNU format as per tar <= 1.12.
+
+              pax, posix
+                     POSIX 1003.1-2001 (pax) format.
+
+              ustar  POSIX 1003.1-1988 (ustar) format.
+
+              v7     Old V7 tar format.
+
+              Tape drives need their block size set before the first
+              write.
+
+       --old-archive, --portability
+              Same as --format=v7.
+"""
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> RagEngine:
     root = tmp_path_factory.mktemp("realistic")
@@ -34,6 +61,7 @@ def engine(tmp_path_factory) -> RagEngine:
         {
             "procps-faq.txt": FAQ,
             "ssh_config.5.txt": MAN_PAGE,
+            "tar.1.txt": TAR_PAGE,
             "tar-news.txt": NEWS,
             "yq-readme.rst": RST_TEXT,
             "nss-mdns-readme.md": MARKDOWN_TEXT,
@@ -43,7 +71,7 @@ def engine(tmp_path_factory) -> RagEngine:
     make_pdf(corpus / "ferry.pdf", [PDF_PAGE])
     engine = RagEngine(Settings(data_dir=root / "data"))
     report = engine.ingest([corpus])
-    assert report.count("added") == 7, report.rejected
+    assert report.count("added") == 8, report.rejected
     return engine
 
 
@@ -83,6 +111,15 @@ def test_a_how_to_answer_brings_the_command_it_introduces(engine):
     _assert_verbatim(answer)
     assert "The easy way is to directly specify the desired width:" in answer.text
     assert "`ps -o pid,user:19,comm`" in answer.text
+
+
+def test_an_indented_list_a_man_page_introduces_comes_whole_and_ends_with_it(engine):
+    answer = engine.ask("Which archive formats can tar create with --format?")
+    _assert_verbatim(answer)
+    for entry in ("gnu GNU tar", "oldgnu GNU format", "(pax) format", "ustar POSIX", "v7 Old V7"):
+        assert entry in _flat(answer.text), entry
+    assert "Tape drives" not in answer.text  # a paragraph at the list's depth ends it
+    assert "Same as --format=v7" not in answer.text  # the next option
 
 
 def test_rst_markup_is_not_shown_and_code_stays_code(engine):

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from rag.answer.matching import Sentence, split_sentences
 from rag.answer.question import holds_kind
-from rag.reading.blocks import CODE, HEADING, ITEM, LEGAL, ROW, TEXT
+from rag.reading.blocks import (
+    CODE,
+    HEADING,
+    ITEM,
+    LEGAL,
+    NOT_ANSWERS,
+    PLAIN,
+    ROW,
+    TEXT,
+    format_of,
+)
 from rag.reading.units import SECTION_SEPARATOR
 from rag.text import DATE, content_terms, words
 from rag.types import Passage
@@ -118,18 +128,58 @@ def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
             out.append(sentence)
         if not _introduces(sentence):
             continue
+        depth = _list_depth(sentence)
         size = 0
         for n, s in enumerate(after):
-            if s.kind not in _INTRODUCED and not (n == 0 and s.kind == TEXT):
+            nested = depth is not None and _in_list(s, depth)
+            if s.kind in NOT_ANSWERS and nested:
+                continue  # a term of an indented list ("pax, posix"): its description follows
+            if s.kind not in _INTRODUCED and not (n == 0 and s.kind == TEXT) and not nested:
                 break
             if n >= _MAX_INTRODUCED or size > _MAX_INTRODUCED_CHARS:
                 break
             if s not in out and s not in chosen:
                 out.append(s)
             size += len(s.shown)
-            if s.kind == TEXT:
+            if s.kind == TEXT and not nested:
                 break
     return out
+
+
+def _list_depth(introducer: Sentence) -> int | None:
+    """In indented plain text (a man page, a FAQ), where the list an introducing line brings
+    is indented ("Valid formats are:", then "gnu    GNU tar 1.13.x format", …); None
+    elsewhere, where a list's items are marked as such (Markdown, HTML) or nothing is
+    indented."""
+    if format_of(introducer.passage.source) != PLAIN:
+        return None
+    depth = _indent(introducer)
+    return depth if depth > 0 else None
+
+
+def _in_list(unit: Sentence, depth: int) -> bool:
+    """Whether a unit after an introducer at `depth` belongs to its list: anything deeper (a
+    term's description), and at its depth a term or an entry of one whole line ("oldgnu GNU
+    format as per tar <= 1.12."). A paragraph at its depth ends the list, and so does
+    another introducer ("The easy way is to specify the width:")."""
+    indent = _indent(unit)
+    if indent != depth:
+        return indent > depth
+    if _introduces(unit):
+        return False
+    text = unit.passage.text
+    line_end = text.find("\n", unit.start)
+    rest = text[unit.end : len(text) if line_end < 0 else line_end]
+    return unit.kind in NOT_ANSWERS or (
+        "\n" not in text[unit.start : unit.end] and not rest.strip()
+    )
+
+
+def _indent(sentence: Sentence) -> int:
+    """The indentation of the line the unit starts on."""
+    text = sentence.passage.text
+    line = text[text.rfind("\n", 0, sentence.start) + 1 : sentence.start + 1]
+    return len(line) - len(line.lstrip(" \t"))
 
 
 def _introduces(sentence: Sentence) -> bool:
