@@ -331,14 +331,12 @@ class RagEngine:
         """Delete these documents, and the documents of the files attached to any e-mail
         among them (a mailbox's messages, and the files attached to those): all it deleted."""
         removed = {d.doc_id: d for d in documents}
-        mails = documents
-        while folders := self._attachment_folders(mails):
-            mails = [
-                d
-                for d in index.documents()
-                if _under(d.source, folders) and d.doc_id not in removed
-            ]
-            removed |= {d.doc_id: d for d in mails}
+        folders = self._attachment_folders(documents)
+        listed = index.documents() if folders else []  # nothing is deleted until the end
+        while folders:
+            attached = [d for d in listed if _under(d.source, folders) and d.doc_id not in removed]
+            removed |= {d.doc_id: d for d in attached}
+            folders = self._attachment_folders(attached)
         for doc_id in removed:
             index.delete(doc_id)
         return list(removed.values())

@@ -190,7 +190,8 @@ def _html_text(data: bytes, limits: Limits) -> tuple[str, str]:
     return _normalize_newlines(text), title
 
 
-def _pdf_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
+def _pdf_text(data: bytes, digest: str, limits: Limits) -> tuple[str, list[int]]:
+    """`digest`: the sha256 of `data`, which keeps what OCR read of its pages."""
     from pypdf import PdfReader
 
     started = time.monotonic()
@@ -214,7 +215,7 @@ def _pdf_text(data: bytes, limits: Limits) -> tuple[str, list[int]]:
     except Exception as err:  # pypdf raises its own errors, limits, recursion, key errors…
         raise ExtractionError(f"malformed PDF ({type(err).__name__}: {err})") from err
     if not all(pages):
-        pages = _ocr_blank_pages(data, pages, started, limits)
+        pages = _ocr_blank_pages(data, digest, pages, started, limits)
     return _joined_pages(pages)
 
 
@@ -227,7 +228,9 @@ def _joined_pages(pages: list[str]) -> tuple[str, list[int]]:
     return "\n\n".join(pages), starts
 
 
-def _ocr_blank_pages(data: bytes, pages: list[str], started: float, limits: Limits) -> list[str]:
+def _ocr_blank_pages(
+    data: bytes, digest: str, pages: list[str], started: float, limits: Limits
+) -> list[str]:
     """The pages without a text layer (a scan, a scanned appendix) read by OCR (rag.ocr).
 
     Without Tesseract, a PDF with some text keeps its text pages; one with none is refused.
@@ -239,7 +242,6 @@ def _ocr_blank_pages(data: bytes, pages: list[str], started: float, limits: Limi
         raise ExtractionError(f"PDF without a text layer (scanned?): {ocr.INSTALL_HINT}")
     blank = [index for index, text in enumerate(pages) if not text]
     _check_ocr_pages(len(blank), limits)
-    digest = hashlib.sha256(data).hexdigest()
     read = list(pages)
     chars = sum(len(p) for p in pages)
     try:
@@ -408,7 +410,7 @@ def extract(path: Path, limits: Limits) -> Extracted:
         raise ExtractionError(f"cannot read: {err.strerror}") from err
     digest = hashlib.sha256(data).hexdigest()
     if suffix == ".pdf":
-        text, page_starts = _pdf_text(data, limits)
+        text, page_starts = _pdf_text(data, digest, limits)
         return Extracted(text, digest, page_starts)
     if suffix in IMAGE_SUFFIXES:
         text, page_starts = _image_text(data, limits)

@@ -19,11 +19,13 @@ _HEADERS = ("From", "To", "Cc", "Date")
 
 
 def eml_to_text(message: EmailMessage) -> Written:
+    """The subject as a heading, the header lines, then the body's paragraphs."""
     subject = one_line(str(message.get("Subject", "")))
     written = Written(title=subject)
     if subject:
         written.metadata["subject"] = subject
-    _write_message(message, written)
+        written.add(f"# {subject}")
+    _write_fields_and_body(message, written)
     return written
 
 
@@ -40,10 +42,7 @@ def mbox_to_text(messages: Iterable[bytes]) -> Written:
     return written
 
 
-def _write_message(message: EmailMessage, written: Written) -> None:
-    """The subject as a heading, the header lines, then the body's paragraphs."""
-    subject = one_line(str(message.get("Subject", "")))
-    written.add(f"# {subject}" if subject else "")
+def _write_fields_and_body(message: EmailMessage, written: Written) -> None:
     for name in _HEADERS:
         value = one_line(str(message.get(name, "")))
         if value:
