@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.corpus import engine_for_corpus
+from evals.metrics import held_snippets
 from rag.config import Settings
 from rag.retrieve import fusion_weights
 
@@ -49,19 +50,18 @@ def collect(question_set: Path, corpus: Path, settings: Settings) -> list[Candid
     from tqdm.auto import tqdm
 
     engine, _ = engine_for_corpus(corpus, settings)
-    retriever = engine.retriever()
+    index = engine.load_index()
+    retriever = engine.retriever(index)
     cases = [json.loads(line) for line in question_set.read_text(encoding="utf-8").splitlines()]
     cases = [c for c in cases if c.get("answerable", True) and c.get("evidence")]
     vectors = engine.embed([c["question"] for c in cases])
     found = []
     for case, vector in tqdm(list(zip(cases, vectors, strict=True)), desc=question_set.name):
         fused = retriever.fusion_signals(case["question"], vector)
-        texts = {
-            n.node_id: " ".join(n.get_content().split())
-            for n in engine.load_index().nodes(fused.chunk_ids)
-        }
-        evidence = [" ".join(e.split()) for e in case["evidence"]]
-        relevant = [any(e in texts.get(c, "") for e in evidence) for c in fused.chunk_ids]
+        texts = {n.node_id: n.get_content() for n in index.nodes(fused.chunk_ids)}
+        relevant = [
+            bool(held_snippets(texts.get(c, ""), case["evidence"])) for c in fused.chunk_ids
+        ]
         paragraph = json.dumps(case.get("paragraph") or case["evidence"][0])
         found.append(
             Candidates(fused.signals, np.array(relevant, bool), (case["source_ids"][0], paragraph))
