@@ -21,6 +21,7 @@ from rag.reading.blocks import (
     TEXT,
     format_of,
 )
+from rag.reading.lines import indent_width
 from rag.reading.units import SECTION_SEPARATOR
 from rag.text import DATE, content_terms, words
 from rag.types import Passage
@@ -176,10 +177,9 @@ def _in_list(unit: Sentence, depth: int) -> bool:
 
 
 def _indent(sentence: Sentence) -> int:
-    """The indentation of the line the unit starts on."""
+    """The indentation of the line the unit starts on, as the plain-text reader counts it."""
     text = sentence.passage.text
-    line = text[text.rfind("\n", 0, sentence.start) + 1 : sentence.start + 1]
-    return len(line) - len(line.lstrip(" \t"))
+    return indent_width(text[text.rfind("\n", 0, sentence.start) + 1 : sentence.start + 1])
 
 
 def _introduces(sentence: Sentence) -> bool:

@@ -80,13 +80,17 @@ class _Line:
         return self.indent + len(self.body.expandtabs(_TAB))
 
 
+def indent_width(line: str) -> int:
+    """How far a line's text is indented, tabs counted to the next tab stop."""
+    return len(line[: len(line) - len(line.lstrip())].expandtabs(_TAB))
+
+
 def _lines(text: str) -> list[_Line]:
     lines, at = [], 0
     for raw in text.split("\n"):
         body = raw.strip()
         lead = len(raw) - len(raw.lstrip())
-        indent = len(raw[:lead].expandtabs(_TAB))
-        lines.append(_Line(at + lead, at + len(raw.rstrip()), indent, body))
+        lines.append(_Line(at + lead, at + len(raw.rstrip()), indent_width(raw), body))
         at += len(raw) + 1
     return lines
 
