@@ -37,6 +37,24 @@ def test_nodes_hashes_and_documents_round_trip_through_the_file(tmp_path):
     assert {n.metadata["title"] for n in loaded.docs.values()} == {"ayn", "bk"}
 
 
+def test_documents_are_found_by_a_metadata_value_as_the_whole_list_holds_them():
+    store = SqliteDocumentStore.empty()
+    nodes = []
+    for i in range(1200):  # more values than one SQL statement takes
+        node = _node(f"n{i}", f"Text {i}.", f"doc{i}")
+        node.metadata["sha256"] = f"h{i % 600}"  # two documents per content
+        nodes.append(node)
+    nodes.append(_node("plain", "No hash here.", "plain"))
+    store.add_documents(nodes)
+    wanted = [f"h{i}" for i in range(0, 600, 2)] + ["not stored", "h1'); DROP TABLE kv; --"]
+    found = store.ref_docs_with("sha256", wanted)
+    every = store.get_all_ref_doc_info() or {}
+    expected = {d for d, info in every.items() if info.metadata.get("sha256") in wanted}
+    assert set(found) == expected and len(expected) == 600
+    assert found["doc2"].node_ids == every["doc2"].node_ids == ["n2"]
+    assert len(store.get_all_ref_doc_info() or {}) == 1201  # the table is still there
+
+
 def test_writes_after_loading_leave_the_persisted_file_unchanged(tmp_path):
     store = SqliteDocumentStore.empty()
     store.add_documents([_node("a1", "Ayn Rand wrote novels.", "ayn")])

@@ -4,7 +4,9 @@ A llama-index `VectorStoreIndex` over FAISS (rag.store.faiss.id_map), a SQLite d
 (rag.store.faiss.docstore) and the index struct (rag.store.faiss.index_store), with the
 sentence vectors (rag.store.sentence_vectors) and BM25 with the titles (rag.store.lexical)
 beside them. A write is persisted as a complete copy and swapped in by renames
-(rag.store.faiss.swap), so a reader in any process sees one version.
+(rag.store.faiss.swap), so a reader in any process sees one version. What has not changed
+is copied, not rebuilt: BM25's segments are hard-linked, the sentence vectors copied in runs
+in the kernel (one file added to 100k chunks: ~1.7 s, against ~56 s rebuilding BM25).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ _META_FILE = "rag_index.json"
 class FaissCorpus:
     """The documents' chunks in FAISS + a docstore in one folder, with upsert by document."""
 
-    # BM25 and titles as persisted with the chunks; None once they change (or never saved).
+    # BM25 and titles of the chunks, kept in step with every write; None for an index
+    # written before they were persisted (built from the chunks on first use).
     _lexical: LexicalIndex | None = None
     # The version of `folder` this was loaded from or persisted as (None: not on disk yet).
     _version: tuple[int, int] | None = None
@@ -102,7 +105,9 @@ class FaissCorpus:
         )
         meta = {"format": FORMAT_VERSION, "embed_model": model_name, "dimension": dim}
         meta["embed_backend"] = backend_of(embed_model)
-        return cls(folder, index, store, meta, policy=policy)
+        created = cls(folder, index, store, meta, policy=policy)
+        created._lexical = LexicalIndex()
+        return created
 
     @classmethod
     def load(
@@ -209,12 +214,13 @@ class FaissCorpus:
                 outcome[doc.doc_id] = "added"
             changed.append(doc)
         if changed:
-            self._lexical = None
             nodes = splitter.get_nodes_from_documents(changed, show_progress=show_progress)
             left = reuse_vectors(nodes, self._same_content(changed), self.sentences)
             self.sentences.add(left, self.embed_model, show_progress)
             embed_chunks(left, self.embed_model, show_progress)
             self._insert(nodes)
+            if self._lexical is not None:
+                self._lexical = self._lexical.with_chunks(nodes, self.sentences)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             for doc in changed:
                 docstore.set_document_hash(doc.doc_id, doc.hash)
@@ -225,9 +231,15 @@ class FaissCorpus:
     def _same_content(self, documents: Sequence[Document]) -> Iterator[StoredChunk]:
         """The stored chunks of other documents with the same bytes as one of `documents`
         (a file moved or copied: its sha256)."""
-        wanted = {doc.metadata.get("sha256") for doc in documents} - {None, ""}
+        wanted = {doc.metadata.get("sha256") or "" for doc in documents} - {""}
         ids = {doc.doc_id for doc in documents}
-        infos = (self.index.docstore.get_all_ref_doc_info() or {}) if wanted else {}
+        docstore = self.index.docstore
+        if not wanted:
+            infos = {}
+        elif isinstance(docstore, SqliteDocumentStore):
+            infos = docstore.ref_docs_with("sha256", sorted(wanted))
+        else:
+            infos = docstore.get_all_ref_doc_info() or {}
         for doc_id, info in infos.items():
             if doc_id in ids or (info.metadata or {}).get("sha256") not in wanted:
                 continue
@@ -267,12 +279,13 @@ class FaissCorpus:
         return self.vector_store.kind
 
     def delete(self, doc_id: str) -> None:
-        """Remove a document's chunks from FAISS, the index and the docstore."""
-        self._lexical = None
+        """Remove a document's chunks from FAISS, the index, the docstore and BM25."""
         info = self.index.docstore.get_ref_doc_info(doc_id)
         if info is not None:
             self.vector_store.delete_nodes(list(info.node_ids))
             self.sentences.delete(info.node_ids)
+            if self._lexical is not None:
+                self._lexical = self._lexical.without(info.node_ids)
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
         self._ingested.pop(doc_id, None)
 
@@ -334,23 +347,25 @@ class FaissCorpus:
         return now is not None and now != self._version
 
     def lexical_index(self) -> LexicalIndex:
-        """BM25 and titles of the chunks as they are now: as persisted, or built from them."""
-        if self._lexical is not None:
-            return self._lexical
-        return LexicalIndex.build(self.index.docstore, self.sentences)
+        """BM25 and titles of the chunks as they are now (built from them for an index
+        written before they were persisted)."""
+        if self._lexical is None or not self._lexical.describes(self.chunk_count):
+            if self._lexical is not None:  # a write that bypassed upsert and delete
+                logger.warning("BM25 does not match the chunks; building it from them")
+            self._lexical = LexicalIndex.build(self.index.docstore, self.sentences)
+        return self._lexical
 
     def persist(self) -> None:
         """Write a complete copy beside the folder's, then swap it in by renames.
 
-        BM25 and the titles are built here, once per write, so that loads only read them.
+        BM25's segments that the folder's version already holds are linked, not written.
         """
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.index.storage_context.persist(persist_dir=str(tmp))
         self.sentences.persist(tmp)
-        self._lexical = self.lexical_index()
-        self._lexical.save(tmp)
+        self.lexical_index().save(tmp, previous=self.folder)
         # Written last: its presence marks a complete index.
         (tmp / _META_FILE).write_text(json.dumps(self._meta | {"format": FORMAT_VERSION}, indent=2))
         sync_tree(tmp)
