@@ -7,9 +7,10 @@ from a 5,000-word vocabulary, 10 chunks per document, 2 sentences per chunk, ran
 vectors (384-d, like MiniLM). Embedding is left out of every number: "ingest" is the store's
 own write rate (FAISS: insert + persist to disk; pgvector: one transaction per document, HNSW
 maintained on insert, measured on the first 10k chunks). The migration copies into an empty
-store and builds the HNSW index once at the end. A query is the retriever's full search
-(dense + BM25 + fusion) with the vector given, plus, on pgvector, the version check the engine
-makes before each question.
+store and builds the HNSW index once at the end; then one more document (10 chunks) is
+written and persisted into the migrated store, as `rag ingest FILE` does. A query is the
+retriever's full search (dense + BM25 + fusion) with the vector given, plus, on pgvector, the
+version check the engine makes before each question.
 Writes bench/results/pg.json. Without --pg-url a throw-away server is started.
 """
 
@@ -123,19 +124,41 @@ def _faiss(writes: list[DocumentWrite], folder: Path) -> tuple[FaissCorpus, floa
     return corpus, time.perf_counter() - started
 
 
-def _pg(url: str, table: str) -> PgCorpus:
-    settings = Settings(store="pgvector", pg_url=url, pg_table=table)
+def _pg(url: str, table: str, data_dir: Path) -> PgCorpus:
+    """The store in `table`; its instance caches BM25 under `data_dir`."""
+    settings = Settings(store="pgvector", pg_url=url, pg_table=table, data_dir=data_dir)
     return PgCorpus.open(settings, MockEmbedding(embed_dim=DIM), "synthetic", False)
 
 
-def _start(url: str, table: str, settings: Settings, query: tuple) -> tuple[float, float]:
+def _add_one(
+    corpus: PgCorpus, added: DocumentWrite, settings: Settings, queries: list
+) -> dict[str, object]:
+    """One more document written and persisted, as `rag ingest FILE` does once it has
+    embedded it: the write's seconds, the persist's (BM25 brought up to date and stored),
+    and the query latency right after."""
+    started = time.perf_counter()
+    corpus.write([added])
+    written = time.perf_counter()
+    corpus.persist()
+    persisted = time.perf_counter()
+    return {
+        "chunks": len(added.nodes),
+        "write_s": round(written - started, 2),
+        "persist_s": round(persisted - written, 2),
+        "query_ms_after": _latency(corpus, settings, queries),
+    }
+
+
+def _start(
+    url: str, table: str, settings: Settings, query: tuple, data_dir: Path
+) -> tuple[float, float]:
     """A new instance's start: its snapshot load, and that plus a first search.
 
     The snapshot is the stored BM25 (the migration stored it) and the chunk ids: no chunk
     texts or spans, which the first search reads by id for its passages.
     """
     started = time.perf_counter()
-    corpus = _pg(url, table)
+    corpus = _pg(url, table, data_dir)
     corpus.lexical_index()  # the snapshot an instance loads at start: the stored BM25, ids
     snapshot_s = time.perf_counter() - started
     Retriever(corpus, settings).search(*query, settings.top_k)
@@ -152,31 +175,37 @@ def run(sizes: list[int], pg_url: str, queries: int = 200, ingest_sample: int = 
     settings = Settings()
     result: dict = {"dimension": DIM, "synthetic": True, "sizes": {}}
     for size in sizes:
-        writes = synthetic_writes(size)
+        writes = synthetic_writes(size + CHUNKS_PER_DOC)
+        writes, added = writes[:-1], writes[-1]  # one more document, added at the end
         asked = _queries(writes, queries)
         sample = writes[: max(1, min(size, ingest_sample) // CHUNKS_PER_DOC)]
         with tempfile.TemporaryDirectory() as folder:
             faiss_corpus, faiss_s = _faiss(writes, Path(folder))
-            ingested = _pg(pg_url, f"ingest{size}")
+            data_dir = Path(folder) / "data"
+            ingested = _pg(pg_url, f"ingest{size}", data_dir)
             started = time.perf_counter()
             for w in sample:  # one transaction per document, as `rag ingest` writes
                 ingested.write([w])
             pg_rate = sum(len(w.nodes) for w in sample) / (time.perf_counter() - started)
-            pg_corpus = _pg(pg_url, f"migrated{size}")
+            pg_corpus = _pg(pg_url, f"migrated{size}", data_dir)
             started = time.perf_counter()
             migrate(faiss_corpus, pg_corpus)
             migrate_s = time.perf_counter() - started
-            snapshot_s, start_s = _start(pg_url, f"migrated{size}", settings, asked[0])
+            snapshot_s, start_s = _start(
+                pg_url, f"migrated{size}", settings, asked[0], Path(folder) / "another"
+            )
+            query_ms = {
+                "faiss": _latency(faiss_corpus, settings, asked),
+                "pgvector": _latency(pg_corpus, settings, asked),
+            }
             result["sizes"][str(size)] = {
                 "ingest_chunks_per_s": {"faiss": round(size / faiss_s), "pgvector": round(pg_rate)},
                 "pgvector_ingest_measured_on_chunks": sum(len(w.nodes) for w in sample),
-                "query_ms": {
-                    "faiss": _latency(faiss_corpus, settings, asked),
-                    "pgvector": _latency(pg_corpus, settings, asked),
-                },
+                "query_ms": query_ms,
                 "pgvector_snapshot_load_s": round(snapshot_s, 2),
                 "pgvector_start_s": round(start_s, 2),
                 "migrate_s": round(migrate_s, 2),
+                "pgvector_add_one_document": _add_one(pg_corpus, added, settings, asked),
             }
         print(json.dumps({size: result["sizes"][str(size)]}), flush=True)
     return result

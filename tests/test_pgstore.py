@@ -169,7 +169,9 @@ def _keyword_sources(engine: RagEngine, question: str) -> list[str]:
 def test_a_second_instance_loads_the_stored_bm25_and_sees_a_later_ingest(
     tmp_path, pg_url, seed_corpus, monkeypatch
 ):
-    """Instance B starts from the BM25 that A's ingest stored: a spy on the build says so."""
+    """Instance B starts from the BM25 that A's ingest stored: a spy on the build says so.
+    A's next ingest reads only its new chunk to bring BM25 up to date, and B downloads only
+    the segment that adds it."""
     writer = RagEngine(_pg_settings(tmp_path / "a", pg_url))
     writer.ingest([seed_corpus])
     question = "What did Peskov say about the offer?"
@@ -179,14 +181,19 @@ def test_a_second_instance_loads_the_stored_bm25_and_sees_a_later_ingest(
     assert _keyword_sources(reader, question) == expected
     assert PESKOV_QUOTE in reader.ask(question).citations[0].quote
     assert spy.calls == 0
-    assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 1  # downloaded
+    segments = tmp_path / "b" / "data" / "pg-lexical" / "segments"
+    assert len(list(segments.iterdir())) == 1  # downloaded
 
     otters = _write(tmp_path / "more", "otters.txt", "Otters\nSea otters juggle pebbles.\n")
-    writer.ingest([otters])
-    assert spy.calls == 1  # the writer's persist, once per ingest
+    with _Statements().listening() as sql:
+        writer.ingest([otters])
+    texts_read = [p for s, p in sql.with_parameters if "data_rag_chunks.text" in s and "ids" in p]
+    assert [len(p["ids"]) for p in texts_read] == [1]  # the new chunk's text, no other
+    assert spy.calls == 0  # the writer did not build BM25 from every chunk
     assert _keyword_sources(reader, "juggle pebbles")[0] == "otters.txt"
-    assert spy.calls == 1  # the reader loaded the new version's, did not build it
-    assert len(list((tmp_path / "b" / "data" / "pg-lexical").iterdir())) == 2
+    assert spy.calls == 0  # the reader loaded the new version's, did not build it
+    assert len(list(segments.iterdir())) == 2  # the old segment, and the new chunk's
+    assert _keyword_sources(reader, question) == expected
 
 
 class _Statements:
@@ -194,9 +201,11 @@ class _Statements:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.with_parameters: list[tuple[str, dict]] = []
 
     def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self.seen.append(statement)
+        self.with_parameters.append((statement, parameters))
 
     @contextmanager
     def listening(self) -> Iterator[_Statements]:
@@ -294,8 +303,8 @@ def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
 @pytest.mark.parametrize(
     ("column", "value", "why"),
     [
-        ("digest", "../../outside", "digest is not a sha256"),
-        ("digest", "/tmp/rag-evil-absolute", "digest is not a sha256"),
+        ("digest", "../../outside", "digest is not a hex name"),
+        ("digest", "/tmp/rag-evil-absolute", "digest is not a hex name"),
         ("files", "tampered", "do not match its digest"),
     ],
 )
@@ -321,16 +330,35 @@ def test_a_stored_bm25_row_is_never_a_path_or_unchecked_bytes(
     assert not cache.exists() or not any(cache.iterdir())
 
 
-def test_unpacking_a_new_bm25_removes_copies_unpacked_over_an_hour_ago(tmp_path):
+def test_unpacking_a_new_bm25_removes_copies_and_segments_unused_for_an_hour(tmp_path):
     cache = tmp_path / "pg-lexical"
     old, recent, kept = (cache / name for name in ("old", "recent", "kept"))
-    for folder in (old, recent, kept):
-        (folder / "lexical").mkdir(parents=True)
+    used, unused, unused_recent = (cache / "segments" / n for n in ("used", "unused", "new"))
+    for folder in (old, recent, kept, used, unused, unused_recent):
+        folder.mkdir(parents=True)
     hours_ago = time.time() - 7200
-    for folder in (old, kept):
+    for folder in (old, kept, used, unused, cache / "segments"):
         os.utime(folder, (hours_ago, hours_ago))
-    prune(cache, keep=kept)
-    assert sorted(f.name for f in cache.iterdir()) == ["kept", "recent"]
+    prune(cache, keep=kept, segments={"used"})
+    assert sorted(f.name for f in cache.iterdir()) == ["kept", "recent", "segments"]
+    assert sorted(f.name for f in (cache / "segments").iterdir()) == ["new", "used"]
+
+
+def test_a_stored_segment_is_never_a_path_or_unchecked_bytes(tmp_path, pg_url, seed_corpus, caplog):
+    """A segment row someone changed in the database is not unpacked: BM25 is built instead."""
+    RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
+    writer = sa.create_engine(pg_url)
+    with writer.begin() as conn:
+        conn.execute(sa.text("UPDATE rag_lexical_segments SET files = 'tampered'"))
+    writer.dispose()
+    reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
+    with caplog.at_level("INFO", logger="rag.store.pg.stored_lexical"):
+        assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
+    assert "segment whose files do not match its digest" in caplog.text
+    assert reader.load_index()._load_snapshot().full
+    assert not (tmp_path / "b" / "data" / "pg-lexical" / "segments").exists() or not any(
+        (tmp_path / "b" / "data" / "pg-lexical" / "segments").iterdir()
+    )
 
 
 def test_a_store_without_a_stored_bm25_builds_it_and_says_so(
@@ -439,6 +467,9 @@ def test_the_bench_measures_both_stores(pg_url):
     assert set(result["ingest_chunks_per_s"]) == set(result["query_ms"]) == {"faiss", "pgvector"}
     assert all(v["p50"] > 0 for v in result["query_ms"].values())
     assert result["migrate_s"] > 0
+    added = result["pgvector_add_one_document"]
+    assert added["chunks"] == 10 and added["persist_s"] > 0
+    assert added["query_ms_after"]["p50"] > 0
 
 
 def test_rag_migrate_copies_the_faiss_index_to_serve_from(seed_engine, pg_url, monkeypatch):
@@ -469,7 +500,7 @@ def test_metadata_filters_in_sql_match_the_faiss_store(tmp_path, pg_url, otters,
 
     corpus = engine.load_index()
     assert isinstance(corpus, PgCorpus)
-    nodes = list(corpus._load_snapshot().docstore.docs.values())
+    nodes = corpus.nodes(corpus.lexical_index().chunk_ids)
     metadata = [n.metadata for n in nodes]
     table = corpus._chunks
     cases = [

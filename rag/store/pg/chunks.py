@@ -67,7 +67,7 @@ class _ChunkRows(BaseKVStore):
 
     def get_all(self, collection: str = DEFAULT_COLLECTION) -> dict[str, dict]:
         raise NotImplementedError(
-            "Reading every chunk is what this docstore avoids; writers load the full snapshot."
+            "Reading every chunk is what this docstore avoids; read them by id."
         )
 
     def put(self, key: str, val: dict, collection: str = DEFAULT_COLLECTION) -> None:

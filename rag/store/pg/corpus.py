@@ -6,11 +6,13 @@ one row per document (hash, source, title), and a version counter (rag.store.pg.
 A document is written in one transaction, so a reader never sees part of one; each
 instance keeps a snapshot of one version and reloads it when the version moves.
 
-BM25 and the titles (rag.store.lexical) are built by the writer once per ingest and stored
-with the version they describe; an instance unpacks them into its data dir and loads them
-from there (rag.store.pg.stored_lexical), and reads chunk texts by id when a question needs
-them (rag.store.pg.chunks). Writers, and instances of a store with no BM25 stored for its
-version, load every chunk's text and spans instead, to build BM25 from. Vectors are not
+BM25 and the titles (rag.store.lexical) are brought up to date by the writer once per
+ingest (the stored ones, without the chunks removed since and with those added: only those
+are read) and stored with the version they describe, as the segments the store lacks and a
+manifest; an instance unpacks them into its data dir and loads them from there
+(rag.store.pg.stored_lexical), and reads chunk texts by id when a question needs them
+(rag.store.pg.chunks). Instances of a store with no BM25 stored for its version load every
+chunk's text and spans instead, to build BM25 from. Vectors are not
 held in memory: dense search runs in PostgreSQL, and the candidates' chunk and sentence
 vectors are fetched per query.
 """
@@ -56,13 +58,23 @@ from rag.store.pg.connection import (
 )
 from rag.store.pg.schema import Tables
 from rag.store.pg.sql_filters import sql_condition
-from rag.store.pg.stored_lexical import is_digest, pack, unpack
+from rag.store.pg.stored_lexical import (
+    assemble,
+    cache_segment,
+    is_name,
+    missing_segments,
+    pack_manifest,
+    pack_segment,
+    read_manifest,
+    unpack_segment,
+)
 from rag.store.sentence_vectors import SentenceStore, StoredChunk, embed_chunks, reuse_vectors
 
 logger = logging.getLogger(__name__)
 
 _EXACT_UP_TO = 2000  # chunks a filter admits that dense search ranks exactly (by id)
 _BATCH_CHUNKS = 256  # chunks embedded together, then written one document per transaction
+_LEXICAL_BATCH = 10_000  # chunks added to BM25 as one segment (merged as segments are)
 
 
 @dataclass
@@ -96,7 +108,7 @@ class _QueryVectors:
 class _Snapshot:
     """What one instance knows of the store as of one version.
 
-    Full (a writer, or an instance of a store with no BM25 stored for this version): every
+    Full (an instance of a store with no BM25 stored for this version): every
     chunk node in an in-memory docstore, and every chunk's sentence spans; BM25 is built
     from them on first use. Lazy (an instance, when the writer stored BM25 for this
     version): that BM25 and the chunk ids; the docstore reads chunks by id on demand
@@ -298,7 +310,7 @@ class PgCorpus:
     def _fetch_lexical(self, digest: str) -> LexicalIndex | None:
         """The stored lexical index of this digest, read through the cache (None: replaced
         since, or not what a writer stores)."""
-        if not is_digest(digest):
+        if not is_name(digest):
             return None
         folder = self._lexical_cache / digest
         if not folder.is_dir():
@@ -306,32 +318,97 @@ class PgCorpus:
             query = sa.select(table.c.files).where(table.c.digest == digest)
             with reporting(self._url), self._engine.connect() as conn:
                 files = conn.execute(query).scalar()
-            if files is None or not unpack(files, digest, folder):
+            manifest = None if files is None else read_manifest(files, digest)
+            if manifest is None or not self._fetch_segments(manifest):
                 return None
+            folder = assemble(manifest, digest, self._lexical_cache)
         return LexicalIndex.load(folder)
 
-    def _store_lexical(self, snapshot: _Snapshot) -> None:
-        """Build BM25 and the titles of this snapshot and store them, if it is still current.
+    def _fetch_segments(self, manifest: dict) -> bool:
+        """Unpack the segments of `manifest` the cache lacks; False if one is not stored."""
+        missing = missing_segments(manifest, self._lexical_cache)
+        if not missing:
+            return True
+        table = self._tables.lexical_segments
+        query = sa.select(table).where(table.c.name.in_(missing))
+        with reporting(self._url), self._engine.connect() as conn:
+            found = {row.name: row for row in conn.execute(query)}
+        return all(
+            name in found
+            and unpack_segment(found[name].files, found[name].digest, self._lexical_cache, name)
+            for name in missing
+        )
 
-        A newer write means a newer writer, whose own persist stores its version's. A lazy
-        snapshot is made only from its version's stored one.
-        """
-        if not snapshot.full:
-            return
+    def _stored_lexical(self) -> tuple[int, LexicalIndex] | None:
+        """The stored BM25, whichever version it describes, and that version."""
         table = self._tables.lexical
         with reporting(self._url), self._engine.connect() as conn:
-            stored = conn.execute(sa.select(table.c.version)).scalar()
-        if stored == snapshot.version:
-            return
-        if snapshot.lexical is None:  # this instance asks with it next
-            snapshot.lexical = LexicalIndex.build(snapshot.docstore, snapshot.sentences)
-        files, digest = pack(snapshot.lexical)
-        row = {"id": 1, "version": snapshot.version, "files": files, "digest": digest}
+            row = conn.execute(sa.select(table.c.version, table.c.digest)).first()
+        lexical = None if row is None else self._fetch_lexical(row.digest)
+        return None if row is None or lexical is None else (row.version, lexical)
+
+    def _brought_up_to_date(
+        self, stored: tuple[int, LexicalIndex] | None
+    ) -> tuple[int, LexicalIndex] | None:
+        """The stored BM25 without the chunks removed since and with those added (read in
+        one transaction with the version they make up); None if it is up to date. With
+        none stored, every chunk is added."""
+        version_stored, lexical = stored or (-1, LexicalIndex())
+        chunks, sentences = self._chunks, self._tables.sentences
+        with reporting(self._url), self._engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                version = self._version(conn)
+                if version == version_stored:
+                    return None
+                ids = set(conn.execute(sa.select(chunks.c.node_id)).scalars())
+                known = set(lexical.chunk_ids)
+                added = sa.bindparam("ids", sorted(ids - known), type_=ARRAY(sa.Text))
+                chunks_added = chunks.c.node_id == sa.any_(added) if known else sa.true()
+                rows = conn.execute(
+                    sa.select(chunks.c.text, chunks.c.metadata_).where(chunks_added)
+                ).all()
+                spans_added = sentences.c.chunk_id == sa.any_(added) if known else sa.true()
+                spans = conn.execute(
+                    sa.select(sentences.c.chunk_id, sentences.c.spans).where(spans_added)
+                ).all()
+        nodes = [metadata_dict_to_node(meta, text=text) for text, meta in rows]
+        store = SentenceStore({c: [(a, b) for a, b in s] for c, s in spans})
+        lexical = lexical.without(known - ids)
+        for start in range(0, len(nodes), _LEXICAL_BATCH):
+            lexical = lexical.with_chunks(nodes[start : start + _LEXICAL_BATCH], store)
+        return version, lexical
+
+    def _store_lexical(self, version: int, lexical: LexicalIndex) -> None:
+        """Store BM25 and the titles of `version`, if it is still current: the segments the
+        store lacks, and the manifest. A newer write means a newer writer, whose own persist
+        stores its version's. Segments no manifest names any more go an hour later (an
+        instance may be reading the one before)."""
+        table, segments = self._tables.lexical, self._tables.lexical_segments
+        names = [s.name for s in lexical.segments]
+        with reporting(self._url), self._engine.connect() as conn:
+            query = sa.select(segments.c.name).where(segments.c.name.in_(names))
+            stored = set(conn.execute(query).scalars())
+        rows = []
+        for segment in lexical.segments:
+            cache_segment(segment, self._lexical_cache)  # this instance asks with it next
+            if segment.name not in stored:
+                files, digest = pack_segment(segment)
+                rows.append({"name": segment.name, "digest": digest, "files": files})
+        manifest, digest = pack_manifest(lexical)
+        row = {"id": 1, "version": version, "files": manifest, "digest": digest}
         with reporting(self._url), self._engine.begin() as conn:
             take_write_lock(conn)
-            if self._version(conn) == snapshot.version:
-                conn.execute(sa.delete(table))
-                conn.execute(sa.insert(table), [row])
+            if self._version(conn) != version:
+                return
+            if rows:
+                conn.execute(sa.insert(segments), rows)
+            conn.execute(sa.delete(table))
+            conn.execute(sa.insert(table), [row])
+            hour_ago = sa.func.now() - sa.text("interval '1 hour'")
+            unused = segments.c.name.not_in(names) & (segments.c.created < hour_ago)
+            conn.execute(sa.delete(segments).where(unused))
+        assemble(lexical.manifest(), digest, self._lexical_cache)
 
     def stale(self) -> bool:
         """Whether any instance wrote to the store since this snapshot was read."""
@@ -575,8 +652,11 @@ class PgCorpus:
                 conn.execute(sa.text(definition))
 
     def persist(self) -> None:
-        """Every write was committed: store BM25 and the titles, so instances load them."""
-        self._store_lexical(self._load_snapshot())
+        """Every write was committed: store BM25 and the titles of this version, so
+        instances load them; built from the stored ones and the chunks changed since."""
+        update = self._brought_up_to_date(self._stored_lexical())
+        if update is not None:
+            self._store_lexical(*update)
 
 
 def _read_chunks(

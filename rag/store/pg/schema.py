@@ -37,11 +37,21 @@ class Tables:
             sa.Column("spans", JSONB, nullable=False),
             sa.Column("vectors", sa.LargeBinary, nullable=False),  # float16, one row each
         )
-        self.lexical = sa.Table(  # one row: LexicalIndex.save's folder, as of `version`
+        self.lexical = sa.Table(  # one row: LexicalIndex.manifest as JSON, as of `version`
             f"{prefix}_lexical",
             self.metadata,
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column("version", sa.BigInteger, nullable=False),
             sa.Column("digest", sa.Text, nullable=False),  # sha256 of `files`
-            sa.Column("files", sa.LargeBinary, nullable=False),  # a tar of the folder
+            sa.Column("files", sa.LargeBinary, nullable=False),
+        )
+        self.lexical_segments = sa.Table(  # the segments the manifests name
+            f"{prefix}_lexical_segments",
+            self.metadata,
+            sa.Column("name", sa.Text, primary_key=True),
+            sa.Column("digest", sa.Text, nullable=False),  # sha256 of `files`
+            sa.Column("files", sa.LargeBinary, nullable=False),  # a tar of its folder
+            sa.Column(
+                "created", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+            ),
         )

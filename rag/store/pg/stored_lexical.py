@@ -1,9 +1,13 @@
-"""BM25 and the titles as bytes in the database, and unpacked into an instance's data dir.
+"""BM25 and the titles in the database, a segment per row, unpacked into an instance's data dir.
 
-A writer builds the lexical index (rag.store.lexical) once per ingest and stores its folder
-as a tar with the tar's sha256; every instance unpacks it once into `data_dir/pg-lexical/
-DIGEST` and loads it from there. The digest names the folder, so it is checked to be a
-sha256 (never a path) and to be the bytes' own.
+The lexical index (rag.store.lexical) is segments that never change once written, and a
+manifest: which segments, and which of their chunks are deleted. A writer stores each new
+segment's folder as a tar with the tar's sha256, and the manifest as JSON with its sha256
+as the version's digest. An instance unpacks each segment once into
+`data_dir/pg-lexical/segments/NAME`, and each manifest into `data_dir/pg-lexical/DIGEST`
+(the manifest beside links to its segments), and loads that folder. So a write moves what it
+wrote, not the corpus, through the database and into every instance. Names and digests
+become paths: each is checked to be hex (never a path) and each tar to be its digest's bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
+import os
 import re
 import shutil
 import tarfile
@@ -19,56 +25,129 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.store.lexical import LexicalIndex
+from rag.store.lexical import MANIFEST, LexicalIndex, Segment, link_tree
 
 logger = logging.getLogger(__name__)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")  # a segment's name, a sha256
+SEGMENTS = "segments"  # the cache's folder of unpacked segments
 
 
-def pack(lexical: LexicalIndex) -> tuple[bytes, str]:
-    """The saved folder as a tar, and its sha256."""
+def pack_segment(segment: Segment) -> tuple[bytes, str]:
+    """The segment's saved folder as a tar, and its sha256."""
     with tempfile.TemporaryDirectory() as folder:
-        lexical.save(Path(folder))
+        segment.save(Path(folder) / segment.name)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
-            tar.add(Path(folder) / "lexical", arcname="lexical")
+            tar.add(Path(folder) / segment.name, arcname=segment.name)
     files = buffer.getvalue()
     return files, hashlib.sha256(files).hexdigest()
 
 
-def is_digest(digest: str) -> bool:
-    if _SHA256.fullmatch(digest):
+def pack_manifest(lexical: LexicalIndex) -> tuple[bytes, str]:
+    """The manifest as JSON, and its sha256: the digest that names the version's BM25."""
+    manifest = json.dumps(lexical.manifest(), sort_keys=True).encode()
+    return manifest, hashlib.sha256(manifest).hexdigest()
+
+
+def is_name(name: str, what: str = "digest") -> bool:
+    if _HEX.fullmatch(name):
         return True
-    logger.warning("Ignoring a stored lexical index whose digest is not a sha256")
+    logger.warning("Ignoring a stored lexical index whose %s is not a hex name", what)
     return False
 
 
-def unpack(files: bytes, digest: str, folder: Path) -> bool:
-    """Unpack the files into `folder` (named by their digest), by a rename: another instance
-    may race. False if the bytes are not the digest's."""
+def read_manifest(files: bytes, digest: str) -> dict | None:
+    """The stored manifest, if the bytes are the digest's and a manifest (a store written
+    before segments holds a tar of the whole folder there: BM25 is built again)."""
     if hashlib.sha256(files).hexdigest() != digest:
         logger.warning("Ignoring a stored lexical index whose files do not match its digest")
+        return None
+    try:
+        manifest = json.loads(files)
+        names = manifest["segments"]
+    except (ValueError, KeyError, TypeError):
+        logger.info("The stored lexical index is of an older layout; building it again")
+        return None
+    if not isinstance(names, list) or not all(is_name(str(n), "segment") for n in names):
+        return None
+    return manifest
+
+
+def unpack_segment(files: bytes, digest: str, cache: Path, name: str) -> bool:
+    """Unpack a stored segment into the cache (by a rename: another instance may race).
+    False if the bytes are not the digest's, or not that segment's folder."""
+    if hashlib.sha256(files).hexdigest() != digest:
+        logger.warning("Ignoring a stored lexical segment whose files do not match its digest")
         return False
+    folder = cache / SEGMENTS / name
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
     with tarfile.open(fileobj=io.BytesIO(files)) as tar:
         tar.extractall(tmp, filter="data")
     try:
-        tmp.rename(folder)
+        os.utime(tmp / name)  # unpacked now (the tar keeps the time it was saved): see prune
+        (tmp / name).rename(folder)
+    except FileNotFoundError:  # a tar that does not hold this segment
+        logger.warning("Ignoring a stored lexical segment that does not hold %s", name)
+        return False
     except OSError:  # another instance unpacked it first
+        pass
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    prune(folder.parent, keep=folder)
     return True
 
 
-def prune(cache: Path, keep: Path, min_age_s: float = 3600) -> None:
-    """Remove the cache's older versions (and crashed downloads).
+def cache_segment(segment: Segment, cache: Path) -> None:
+    """A segment this process made, saved where `unpack_segment` would put it."""
+    folder = cache / SEGMENTS / segment.name
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    segment.save(tmp / segment.name)
+    try:
+        (tmp / segment.name).rename(folder)
+    except OSError:  # another instance saved it first
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def missing_segments(manifest: dict, cache: Path) -> list[str]:
+    return [n for n in manifest["segments"] if not (cache / SEGMENTS / n).is_dir()]
+
+
+def assemble(manifest: dict, digest: str, cache: Path) -> Path:
+    """The folder `LexicalIndex.load` reads for this manifest: the manifest, and links to its
+    unpacked segments (made by a rename: another instance may race)."""
+    folder = cache / digest
+    if not folder.is_dir():
+        tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tmp-"))
+        lexical = tmp / "lexical"
+        lexical.mkdir()
+        for name in manifest["segments"]:
+            link_tree(cache / SEGMENTS / name, lexical / name)
+        (lexical / MANIFEST).write_text(json.dumps(manifest))
+        try:
+            tmp.rename(folder)
+        except OSError:  # another instance assembled it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    prune(cache, keep=folder, segments=set(manifest["segments"]))
+    return folder
+
+
+def prune(cache: Path, keep: Path, segments: set[str], min_age_s: float = 3600) -> None:
+    """Remove the cache's older versions and the segments `keep` does not use (and crashed
+    downloads).
 
     Only those unpacked over an hour ago: an instance sharing the data dir may be about to
     load one it has just unpacked. One already loaded keeps its open files and maps.
     """
     cutoff = time.time() - min_age_s
-    for old in cache.iterdir():
+    old = [f for f in cache.iterdir() if f not in (keep, cache / SEGMENTS)]
+    if (cache / SEGMENTS).is_dir():
+        old += [f for f in (cache / SEGMENTS).iterdir() if f.name not in segments]
+    for folder in old:
         with contextlib.suppress(OSError):  # another instance removed it first
-            if old != keep and old.stat().st_mtime < cutoff:
-                shutil.rmtree(old)
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
