@@ -5,6 +5,8 @@
 Run once per size in its own process (bench.run does), so peak RSS is this size's alone;
 the index is built and persisted in that process, then loaded and asked in a fresh one
 (`--serve DATA_DIR`), whose peak RSS is what a serving process holds.
+After the build, one small file is ingested into the persisted index as `rag ingest`
+does (`add_one_file`: what a watched folder or an upload costs at this size).
 Up to the pool's size the chunks are real (the ingest bench's index, real embeddings);
 above it they are synthetic: copies of the pool's chunks under new ids and titles, with
 their chunk and sentence vectors perturbed by Gaussian noise and renormalised. The FAISS
@@ -23,6 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -169,6 +172,38 @@ def serve(data_dir: Path, count: int) -> dict:
     }
 
 
+ADDED_FILE = "The Lindqvist ferry to Tromsø leaves at 07:40 daily.\n\nTickets cost 40 crowns.\n"
+
+
+def add_one_file(data_dir: Path, count: int) -> dict:
+    """Ingest one new file into the persisted index, as `rag ingest FILE` does: its seconds
+    in all, in `FaissCorpus.persist` (the write, no embedding in it), and the total p50 of
+    `count` questions asked right after, in the same process."""
+    spent: list[float] = []
+    persist = FaissCorpus.persist
+
+    def timed(corpus: FaissCorpus) -> None:
+        started = time.perf_counter()
+        persist(corpus)
+        spent.append(time.perf_counter() - started)
+
+    engine = RagEngine(Settings(data_dir=data_dir))
+    engine.load_index()
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(FaissCorpus, "persist", timed):
+        (Path(folder) / "ferry.txt").write_text(ADDED_FILE)
+        started = time.perf_counter()
+        report = engine.ingest([folder])
+        ingest_s = time.perf_counter() - started
+    if report.count("added") != 1:
+        raise RuntimeError(f"the added file was not indexed: {report.summary()}")
+    totals = [engine.ask(q).timings_ms["total"] for q in questions(count)]
+    return {
+        "ingest_s": round(ingest_s, 2),
+        "persist_s": round(sum(spent), 2),
+        "ask_total_ms_after": percentiles(totals),
+    }
+
+
 def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> dict:
     """Build and persist in this process, then load and ask in a fresh one (`serve`).
 
@@ -187,6 +222,7 @@ def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> 
         corpus.persist()
         persist_s = time.perf_counter() - started
         del corpus
+        added = add_one_file(Path(data_dir), min(count, 50))
         disk = {
             f.name: round(dir_mib(f) if f.is_dir() else f.stat().st_size / 2**20, 2)
             for f in index_dir.iterdir()
@@ -206,6 +242,7 @@ def measure(pool_dir: Path, size: int, count: int, keep: Path | None = None) -> 
         "index_mib": round(index_mib, 1),
         "files_mib": disk,
         "build_peak_rss_gib": round(peak_rss_gib(), 3),
+        "add_one_file": added,
     } | json.loads(serving.stdout.strip().splitlines()[-1])
 
 

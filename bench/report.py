@@ -165,8 +165,9 @@ def _markdown(
             "",
             "| chunks (real) | q | embed p50 | dense p50 | bm25 p50 | fusion p50 | "
             "synth p50 | total p50 | p95 | p99 | FAISS (recall@10) | serving peak RSS GiB | "
-            "build peak GiB | disk MiB | persist s | load s | BM25+links build s |",
-            "|" + "---|" * 17,
+            "build peak GiB | disk MiB | persist s | load s | BM25+links build s | "
+            "one file added: ingest s (persist s) |",
+            "|" + "---|" * 18,
         ]
         for r in rows:
             s = r["stages_ms"]
@@ -177,7 +178,8 @@ def _markdown(
                 f"{s['total']['p99']} | {r.get('vector_index', 'flat')} "
                 f"({r.get('recall_at_10', 1.0)}) | {r['peak_rss_gib']} | "
                 f"{r.get('build_peak_rss_gib', '')} | {r['index_mib']} | "
-                f"{r['persist_s']} | {r['load_s']} | {r['retriever_build_s']} |"
+                f"{r['persist_s']} | {r['load_s']} | {r['retriever_build_s']} | "
+                f"{_added(r)} |"
             )
     if before and rows:
         after = {r["chunks"]: r for r in rows}
@@ -218,6 +220,13 @@ def _markdown(
     if cold:
         out += ["", *_cold_markdown(cold)]
     return "\n".join(out) + "\n"
+
+
+def _added(row: dict) -> str:
+    """One file ingested into that index (bench.latency.add_one_file); runs before it had
+    none."""
+    added = row.get("add_one_file")
+    return f"{added['ingest_s']} ({added['persist_s']})" if added else ""
 
 
 def _cold_markdown(cold: dict) -> list[str]:

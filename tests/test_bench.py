@@ -39,6 +39,8 @@ def test_toy_run_writes_latest_json_with_the_headline_keys(tmp_path):
     toy = json.loads((tmp_path / "latency_100.json").read_text())
     assert toy["chunks"] == 100 and toy["questions"] == 5
     assert set(toy["stages_ms"]) >= {"embed", "dense", "bm25", "fusion", "synthesize", "total"}
+    added = toy["add_one_file"]  # one file ingested into the persisted index
+    assert 0 < added["persist_s"] <= added["ingest_s"] and added["ask_total_ms_after"]["p50"] > 0
     int8 = json.loads((tmp_path / "int8_speed.json").read_text())
     assert int8["chunks"] > 0 and int8["int8_cosine_to_fp32"]["min"] > 0.95
     # The toy run sets a 50-chunk IVF threshold: the approximate index was built and scored.
