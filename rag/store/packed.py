@@ -296,10 +296,18 @@ def write_packed(
                 base.vectors.copy_rows(*from_rows, out.fileno())
             elif rows.stop > rows.start:  # one chunk held in memory
                 span_array[rows] = spans[added[-1 - first]]
-                out.write(np.ascontiguousarray(vectors[added[-1 - first]], np.float16).tobytes())
+                rows_bytes = np.ascontiguousarray(vectors[added[-1 - first]], np.float16)
+                _write_all(out.fileno(), rows_bytes.tobytes())
     np.save(folder / CHUNKS_FILE, ids[order])
     np.save(folder / OFFSETS_FILE, offsets)
     np.save(folder / SPANS_FILE, span_array)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`os.write` until all of it is written (unbuffered: `copy_rows` writes between)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _sources(

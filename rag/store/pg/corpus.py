@@ -12,9 +12,9 @@ are read) and stored with the version they describe, as the segments the store l
 manifest; an instance unpacks them into its data dir and loads them from there
 (rag.store.pg.stored_lexical), and reads chunk texts by id when a question needs them
 (rag.store.pg.chunks). Instances of a store with no BM25 stored for its version load every
-chunk's text and spans instead, to build BM25 from. Vectors are not
-held in memory: dense search runs in PostgreSQL, and the candidates' chunk and sentence
-vectors are fetched per query.
+chunk's text and spans instead, to build BM25 from. Vectors are not held in memory: dense
+search runs in PostgreSQL, and the candidates' chunk and sentence vectors are fetched per
+query.
 """
 
 from __future__ import annotations
