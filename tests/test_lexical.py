@@ -170,6 +170,28 @@ def test_a_removed_file_is_gone_from_bm25_and_its_deletion_persists(bridge_setti
     assert max(_scores(loaded, "Atlas Shrugged Fountainhead")[0].values()) == 0
 
 
+def test_documents_removed_together_leave_bm25_in_one_pass(bridge_settings, tmp_path, monkeypatch):
+    """A sync that removes many files scans the chunk ids once, not once per file."""
+    settings = bridge_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    shutil.copytree(bridge_settings.index_dir, settings.index_dir)
+    passes = []
+    without = LexicalIndex.without
+
+    def counted(self, chunk_ids):
+        passes.append(len(chunk_ids))
+        return without(self, chunk_ids)
+
+    monkeypatch.setattr(LexicalIndex, "without", counted)
+    index = RagEngine(settings).load_index()
+    gone = [d for d in index.documents() if not d.source.endswith("ayn-rand.txt")]
+    for document in gone:
+        index.delete(document.doc_id)
+    lexical = index.lexical_index()
+    assert passes == [sum(d.chunks for d in gone)]
+    assert set(lexical.chunk_docs) == {d.doc_id for d in index.documents()}
+    assert lexical.describes(index.chunk_count) and index.chunk_count >= 1
+
+
 def test_an_index_written_before_segments_answers_the_same(bridge_settings, tmp_path):
     older = bridge_settings.model_copy(update={"data_dir": tmp_path / "data"})
     shutil.copytree(bridge_settings.index_dir, older.index_dir)

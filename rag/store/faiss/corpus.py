@@ -62,6 +62,10 @@ class FaissCorpus:
     # BM25 and titles of the chunks, kept in step with every write; None for an index
     # written before they were persisted (built from the chunks on first use).
     _lexical: LexicalIndex | None = None
+    # Chunks deleted since BM25 was last read: dropped from it in one pass when it is next
+    # read (each `LexicalIndex.without` scans every chunk id: 1,000 files removed by a sync
+    # would scan them 1,000 times).
+    _deleted: frozenset[str] = frozenset()
     # The version of `folder` this was loaded from or persisted as (None: not on disk yet).
     _version: tuple[int, int] | None = None
 
@@ -284,8 +288,7 @@ class FaissCorpus:
         if info is not None:
             self.vector_store.delete_nodes(list(info.node_ids))
             self.sentences.delete(info.node_ids)
-            if self._lexical is not None:
-                self._lexical = self._lexical.without(info.node_ids)
+            self._deleted |= set(info.node_ids)
         self.index.delete_ref_doc(doc_id, delete_from_docstore=True)
         self._ingested.pop(doc_id, None)
 
@@ -349,6 +352,9 @@ class FaissCorpus:
     def lexical_index(self) -> LexicalIndex:
         """BM25 and titles of the chunks as they are now (built from them for an index
         written before they were persisted)."""
+        if self._lexical is not None and self._deleted:
+            self._lexical = self._lexical.without(self._deleted)
+        self._deleted = frozenset()
         if self._lexical is None or not self._lexical.describes(self.chunk_count):
             if self._lexical is not None:  # a write that bypassed upsert and delete
                 logger.warning("BM25 does not match the chunks; building it from them")
