@@ -229,6 +229,21 @@ def test_a_truncated_segment_is_reported_unreadable(bridge_settings, tmp_path):
         RagEngine(broken).ask("Atlas Shrugged")
 
 
+@pytest.mark.parametrize("damage", ["a deleted chunk past the end", "an unknown segment"])
+def test_a_manifest_that_names_chunks_no_segment_holds_is_reported(
+    bridge_settings, tmp_path, damage
+):
+    broken = bridge_settings.model_copy(update={"data_dir": tmp_path / "data"})
+    shutil.copytree(bridge_settings.index_dir, broken.index_dir)
+    manifest_file = broken.index_dir / "lexical" / "segments.json"
+    manifest = json.loads(manifest_file.read_text())
+    name = manifest["segments"][0] if damage.startswith("a deleted") else "f" * 32
+    manifest["deleted"] = {name: [10_000]}
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="unreadable"):
+        RagEngine(broken).ask("Atlas Shrugged")
+
+
 def test_a_corpus_without_one_word_for_bm25_is_indexed_and_grows(tmp_path):
     """Tokens of one letter only ("x x x"): no vocabulary at all, and nothing breaks."""
     settings = Settings(data_dir=tmp_path / "data")

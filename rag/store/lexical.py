@@ -263,6 +263,10 @@ class LexicalIndex:
         manifest = json.loads((folder / MANIFEST).read_text())
         segments = tuple(Segment.load(folder / name) for name in manifest["segments"])
         deleted = {name: frozenset(numbers) for name, numbers in manifest["deleted"].items()}
+        sizes = {s.name: len(s.chunk_ids) for s in segments}
+        for name, numbers in deleted.items():  # else an IndexError at the first question
+            if name not in sizes or not all(0 <= n < sizes[name] for n in numbers):
+                raise ValueError(f"{MANIFEST}: deleted chunks that segment {name} does not hold")
         return cls(segments, deleted)
 
     def matches(self, chunk_ids: set[str], sentences: SentenceStore) -> bool:
