@@ -80,6 +80,16 @@ def _rows(url: str, sql: str) -> list:
         engine.dispose()
 
 
+def _execute(url: str, sql: str, **params: object) -> None:
+    """Change the database around rag, in one transaction."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
 def test_a_migrated_index_retrieves_like_faiss(seed_engine, pg_url, datasets):
     """Metric parity on the seed dev set: the seed FAISS index copied, not re-embedded."""
     result = compare_stores(datasets / "seed" / "dev.jsonl", seed_engine, pg_url)
@@ -289,10 +299,7 @@ def test_a_stored_bm25_that_does_not_count_the_chunks_is_not_trusted(
     RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
     columns = "node_id, text, metadata_, embedding"
     copy = "SELECT 'stray', text, metadata_, embedding FROM data_rag_chunks LIMIT 1"
-    writer = sa.create_engine(pg_url)
-    with writer.begin() as conn:
-        conn.execute(sa.text(f"INSERT INTO data_rag_chunks ({columns}) {copy}"))
-    writer.dispose()
+    _execute(pg_url, f"INSERT INTO data_rag_chunks ({columns}) {copy}")
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
     with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
@@ -314,13 +321,10 @@ def test_a_stored_bm25_row_is_never_a_path_or_unchecked_bytes(
     """A row someone wrote into the database (a digest that is a path, bytes that are not
     what the digest says) is not unpacked anywhere: the instance builds BM25 itself."""
     RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
-    writer = sa.create_engine(pg_url)
-    with writer.begin() as conn:
-        if column == "digest":
-            conn.execute(sa.text("UPDATE rag_lexical SET digest = :v"), {"v": value})
-        else:
-            conn.execute(sa.text("UPDATE rag_lexical SET files = :v"), {"v": value.encode()})
-    writer.dispose()
+    if column == "digest":
+        _execute(pg_url, "UPDATE rag_lexical SET digest = :v", v=value)
+    else:
+        _execute(pg_url, "UPDATE rag_lexical SET files = :v", v=value.encode())
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
     with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
@@ -347,10 +351,7 @@ def test_unpacking_a_new_bm25_removes_copies_and_segments_unused_for_an_hour(tmp
 def test_a_stored_segment_is_never_a_path_or_unchecked_bytes(tmp_path, pg_url, seed_corpus, caplog):
     """A segment row someone changed in the database is not unpacked: BM25 is built instead."""
     RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
-    writer = sa.create_engine(pg_url)
-    with writer.begin() as conn:
-        conn.execute(sa.text("UPDATE rag_lexical_segments SET files = 'tampered'"))
-    writer.dispose()
+    _execute(pg_url, "UPDATE rag_lexical_segments SET files = 'tampered'")
     reader = RagEngine(_pg_settings(tmp_path / "b", pg_url))
     with caplog.at_level("INFO", logger="rag.store.pg.stored_lexical"):
         assert PESKOV_QUOTE in reader.ask("What did Peskov say?").citations[0].quote
@@ -367,10 +368,7 @@ def test_a_store_without_a_stored_bm25_builds_it_and_says_so(
     """A database written before BM25 was stored (no lexical table) still answers."""
     RagEngine(_pg_settings(tmp_path / "a", pg_url)).ingest([seed_corpus])
     table = Settings().pg_table
-    dropper = sa.create_engine(pg_url)
-    with dropper.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE {table}_lexical"))
-    dropper.dispose()
+    _execute(pg_url, f"DROP TABLE {table}_lexical")
     spy = _BuildSpy(monkeypatch)
     engine = RagEngine(_pg_settings(tmp_path / "b", pg_url))
     with caplog.at_level("INFO", logger="rag.store.pg.corpus"):
