@@ -23,6 +23,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.store.lexical import MANIFEST, LexicalIndex, Segment, link_tree
@@ -79,38 +80,22 @@ def unpack_segment(files: bytes, digest: str, cache: Path, name: str) -> bool:
     if hashlib.sha256(files).hexdigest() != digest:
         logger.warning("Ignoring a stored lexical segment whose files do not match its digest")
         return False
-    folder = cache / SEGMENTS / name
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    with tarfile.open(fileobj=io.BytesIO(files)) as tar:
-        tar.extractall(tmp, filter="data")
-    try:
-        os.utime(tmp / name)  # unpacked now (the tar keeps the time it was saved): see prune
-        (tmp / name).rename(folder)
-    except FileNotFoundError:  # a tar that does not hold this segment
+
+    def extracted(made: Path) -> None:  # the tar holds the segment's folder, by its name
+        with tarfile.open(fileobj=io.BytesIO(files)) as tar:
+            tar.extractall(made.parent, filter="data")
+
+    if not _made_aside(cache / SEGMENTS / name, extracted):
         logger.warning("Ignoring a stored lexical segment that does not hold %s", name)
         return False
-    except OSError:  # another instance unpacked it first
-        pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return True
 
 
 def cache_segment(segment: Segment, cache: Path) -> None:
     """A segment this process made, saved where `unpack_segment` would put it."""
     folder = cache / SEGMENTS / segment.name
-    if folder.is_dir():
-        return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    segment.save(tmp / segment.name)
-    try:
-        (tmp / segment.name).rename(folder)
-    except OSError:  # another instance saved it first
-        pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not folder.is_dir():
+        _made_aside(folder, segment.save)
 
 
 def missing_segments(manifest: dict, cache: Path) -> list[str]:
@@ -119,21 +104,39 @@ def missing_segments(manifest: dict, cache: Path) -> list[str]:
 
 def assemble(manifest: dict, digest: str, cache: Path) -> Path:
     """The folder `LexicalIndex.load` reads for this manifest: the manifest, and links to its
-    unpacked segments (made by a rename: another instance may race)."""
-    folder = cache / digest
-    if not folder.is_dir():
-        tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tmp-"))
-        lexical = tmp / "lexical"
-        lexical.mkdir()
+    unpacked segments."""
+
+    def linked(made: Path) -> None:
+        lexical = made / "lexical"
+        lexical.mkdir(parents=True)
         for name in manifest["segments"]:
             link_tree(cache / SEGMENTS / name, lexical / name)
         (lexical / MANIFEST).write_text(json.dumps(manifest))
-        try:
-            tmp.rename(folder)
-        except OSError:  # another instance assembled it first
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    folder = cache / digest
+    if not folder.is_dir():
+        _made_aside(folder, linked)
     prune(cache, keep=folder, segments=set(manifest["segments"]))
     return folder
+
+
+def _made_aside(folder: Path, make: Callable[[Path], None]) -> bool:
+    """`folder` made by `make` under a temporary folder beside it, then renamed into place,
+    so no instance sharing the data dir loads it half made; one that made it first wins.
+    False if `make` made nothing."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    made = tmp / folder.name
+    try:
+        make(made)
+        if not made.is_dir():
+            return False
+        os.utime(made)  # made now (a tar keeps the time it was saved): see `prune`
+        with contextlib.suppress(OSError):  # another instance made it first
+            made.rename(folder)
+        return True
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def prune(cache: Path, keep: Path, segments: set[str], min_age_s: float = 3600) -> None:
