@@ -53,6 +53,21 @@ OPTIONS
 """
 
 
+# Sentences that lean on their neighbour: "This is …" names what the sentence before said.
+LEANING_FAQ = """Why must packaged scripts name their interpreter directly?
+
+\tMaintainers should not start a packaged script through /usr/bin/env,
+\twhatever interpreter it needs.  This is not advisable as it bypasses the
+\tdependency checking of the packaging system.  Shells are never affected.
+
+What is the two-label rule of the resolver?
+
+\tThe resolver refuses any host name that has more than two labels, so
+\tfoo.bar.local is never looked up.  This is the two-label rule of the
+\tresolver.  Resolvers elsewhere may differ.
+"""
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> RagEngine:
     root = tmp_path_factory.mktemp("realistic")
@@ -66,12 +81,13 @@ def engine(tmp_path_factory) -> RagEngine:
             "yq-readme.rst": RST_TEXT,
             "nss-mdns-readme.md": MARKDOWN_TEXT,
             "ninja-manual.html": HTML_PAGE,
+            "packaging-faq.txt": LEANING_FAQ,
         },
     )
     make_pdf(corpus / "ferry.pdf", [PDF_PAGE])
     engine = RagEngine(Settings(data_dir=root / "data"))
     report = engine.ingest([corpus])
-    assert report.count("added") == 8, report.rejected
+    assert report.count("added") == 9, report.rejected
     return engine
 
 
@@ -120,6 +136,23 @@ def test_an_indented_list_a_man_page_introduces_comes_whole_and_ends_with_it(eng
         assert entry in _flat(answer.text), entry
     assert "Tape drives" not in answer.text  # a paragraph at the list's depth ends it
     assert "Same as --format=v7" not in answer.text  # the next option
+
+
+def test_the_sentence_leaning_on_the_answer_comes_with_it(engine):
+    answer = engine.ask("Why shouldn't a packaged script be started through /usr/bin/env?")
+    _assert_verbatim(answer)
+    flat = _flat(answer.text)
+    lead = "Maintainers should not start a packaged script through /usr/bin/env,"
+    assert flat.startswith(lead), flat
+    assert "This is not advisable as it bypasses the dependency checking" in flat
+
+
+def test_a_sentence_leaning_on_the_one_before_comes_after_it(engine):
+    answer = engine.ask("What is the two-label rule of the resolver?")
+    _assert_verbatim(answer)
+    flat = _flat(answer.text)
+    assert flat.startswith("The resolver refuses any host name that has more than two labels")
+    assert flat.index("more than two labels") < flat.index("This is the two-label rule")
 
 
 def test_rst_markup_is_not_shown_and_code_stays_code(engine):

@@ -64,16 +64,17 @@ def citation(n: int, used: list[Sentence]) -> Citation:
     )
 
 
-def in_document_order(first: Sentence, rest: list[Sentence]) -> list[Sentence]:
-    """The best first; the others in the order they stand in their source, without repeats."""
-    # Keyed by place in the source: overlapping chunks hold the same sentence twice.
-    at = (first.passage.source, first.passage.start + first.start)
+def in_document_order(lead: list[Sentence], rest: list[Sentence]) -> list[Sentence]:
+    """The leading sentences first; the others in the order they stand in their source,
+    without repeats."""
+    taken = {place(s) for s in lead}
     others = sorted(
-        {
-            (s.passage.source, s.passage.start + s.start): s
-            for s in rest
-            if (s.passage.source, s.passage.start + s.start) != at
-        }.values(),
-        key=lambda s: (s.passage.source, s.passage.start + s.start),
+        {place(s): s for s in rest if place(s) not in taken}.values(),
+        key=place,
     )
-    return [first, *others]
+    return [*lead, *others]
+
+
+def place(sentence: Sentence) -> tuple[str, int]:
+    """Where a sentence stands in its source: overlapping chunks hold the same sentence twice."""
+    return sentence.passage.source, sentence.passage.start + sentence.start

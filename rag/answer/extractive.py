@@ -37,6 +37,7 @@ from rag.answer.structure import (
     front_matter,
     lead_in,
     overview,
+    with_cohesive,
     with_introduced,
 )
 from rag.prompts import load_prompt
@@ -149,7 +150,7 @@ def synthesize(
         quotes = quotes_by(query, passages)[:max_sentences]
         if quotes:
             units = spans([(p, at.start, at.end) for p, at, _ in quotes])
-            text, citations = cite(in_document_order(units[0], units[1:]))
+            text, citations = cite(in_document_order(units[:1], units[1:]))
             return Synthesis(text=text, citations=citations, refused=False)
 
     ranked = rank(query, passages)
@@ -175,7 +176,8 @@ def synthesize(
         chosen = _one_document(query, best, judgement.ranked, max_sentences)
     if not chosen:
         return refusal(f"The passages give no count of “{counted_noun(query)}”.")
-    ordered = with_introduced(in_document_order(chosen[0], chosen[1:]))
+    lead, rest = ([chosen[0]], chosen[1:]) if pair else with_cohesive(chosen, max_sentences)
+    ordered = with_introduced(in_document_order(lead, rest))
     kind = answer_kind(query)
     text, citations = cite(ordered, {s: lead_in(s, kind, query) for s in ordered})
     return Synthesis(

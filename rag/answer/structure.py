@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from rag.answer.citations import place
 from rag.answer.matching import Sentence, split_sentences
 from rag.answer.question import holds_kind
 from rag.reading.blocks import (
@@ -115,6 +116,44 @@ def front_matter(query: str, passages: list[Passage]) -> list[Sentence]:
     if _ASKS_TITLE.search(query):
         return units[:1]
     return []
+
+
+# A sentence that opens with one of these leans on the sentence before it: a pronoun or
+# demonstrative that names what that sentence said, or a connective that goes on from it.
+_LEANS_BACK = re.compile(
+    r"[\W_]*(?:this|that|these|those|it|its|they|their|such|instead|otherwise|however|"
+    r"therefore|thus|hence|so|consequently|because of this)\b",
+    re.IGNORECASE,
+)
+
+
+def with_cohesive(
+    chosen: list[Sentence], max_sentences: int
+) -> tuple[list[Sentence], list[Sentence]]:
+    """The leading sentence with the sentence of its paragraph that it leans on, or that
+    leans on it: its antecedent ("However after 1945 …" needs the sentence before), or a
+    "This is not advisable as …" that goes on from it. Returns that lead, in document order,
+    and the other chosen sentences, the least of them dropped to make room."""
+    lead = chosen[0]
+    units = split_sentences([lead.passage])
+    position = next(i for i, s in enumerate(units) if s.index == lead.index)
+    before = units[position - 1] if position > 0 else None
+    after = units[position + 1] if position + 1 < len(units) else None
+    if before is not None and _leans_back(lead) and _same_paragraph(before, lead):
+        pair = [before, lead]
+    elif after is not None and _leans_back(after) and _same_paragraph(lead, after):
+        pair = [lead, after]
+    else:
+        return [lead], chosen[1:]
+    taken = {place(s) for s in pair}
+    rest = [s for s in chosen[1:] if place(s) not in taken]
+    return pair, rest[: max(max_sentences - len(pair), 0)]
+
+
+def _leans_back(sentence: Sentence) -> bool:
+    """Whether a sentence of prose opens with a word that refers to the one before it."""
+    opening = sentence.shown or sentence.text
+    return sentence.kind in (TEXT, ITEM) and bool(_LEANS_BACK.match(opening))
 
 
 def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
