@@ -85,6 +85,19 @@ def test_a_name_absent_from_every_passage_is_refused_with_the_name():
     assert result.text.startswith("The documents don't say.")
 
 
+@pytest.mark.parametrize("identifier", ["ClientAliveCountMax", "IPv6", "NINJA_STATUS"])
+def test_an_identifier_absent_from_every_passage_is_refused_though_other_names_occur(identifier):
+    question = f"What did Putin say about {identifier} in Kursk?"
+    result = synthesize(question, _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
+    assert result.refused and result.citations == []
+    assert result.refusal_reason == f"No passage mentions “{identifier}”."
+    # A capitalised word the text may paraphrase is no identifier: the rest of the rules judge.
+    plain = synthesize(
+        "What did Putin say about Northern Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE
+    )
+    assert "Northern" not in plain.refusal_reason
+
+
 def test_a_count_of_something_the_text_does_not_count_is_refused():
     result = synthesize(
         "How many tanks were destroyed near Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE

@@ -49,6 +49,8 @@ from rag.text import content_terms, names_in, stem, stopwords
 from rag.types import AnswerSpan, Citation, Passage
 
 _WHY = re.compile(r"\s*why\b", re.IGNORECASE)
+# A capital inside a word, an underscore or a digit: a name that is an identifier.
+_IDENTIFIER = re.compile(r"[a-z][A-Z]|_|\d")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
     absent = [n for n in names if name_spelling(stem(n), vocabulary) is None]
     if len(absent) == len(names):
         return absent
+    # An identifier is written one way only ("ClientAliveCountMax", "IPv6", "NINJA_STATUS"):
+    # no text paraphrases it, so one absent is enough.
+    identifiers = [n for n in absent if _IDENTIFIER.search(n)]
+    if identifiers:
+        return identifiers
     # A name of several words is absent when most of its words are ("the Nobel Peace Prize":
     # "peace" alone is no mention of it).
     pairs = re.findall(r"\b[A-Z]\w+(?:\s+[A-Z]\w+)+", query)
