@@ -67,6 +67,25 @@ What is the two-label rule of the resolver?
 \tresolver.  Resolvers elsewhere may differ.
 """
 
+# A NEWS item whose unindented introducer brings an indented list of option values.
+LISTING_NEWS = """version 2.9 - Jane Doe, 2016-05-16
+
+* Gap detection
+
+New option --gap-detection is provided, that allows the user to
+select the algorithm used for gap detection.  Available arguments
+are:
+
+  --gap-detection=probe
+     Ask the file system where the gaps are.
+
+  --gap-detection=scan
+     Read the whole file before storing it.
+
+The default is to probe whenever the file system allows it, and to
+scan otherwise.
+"""
+
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> RagEngine:
@@ -82,12 +101,13 @@ def engine(tmp_path_factory) -> RagEngine:
             "nss-mdns-readme.md": MARKDOWN_TEXT,
             "ninja-manual.html": HTML_PAGE,
             "packaging-faq.txt": LEANING_FAQ,
+            "gaps-news.txt": LISTING_NEWS,
         },
     )
     make_pdf(corpus / "ferry.pdf", [PDF_PAGE])
     engine = RagEngine(Settings(data_dir=root / "data"))
     report = engine.ingest([corpus])
-    assert report.count("added") == 9, report.rejected
+    assert report.count("added") == 10, report.rejected
     return engine
 
 
@@ -153,6 +173,20 @@ def test_a_sentence_leaning_on_the_one_before_comes_after_it(engine):
     flat = _flat(answer.text)
     assert flat.startswith("The resolver refuses any host name that has more than two labels")
     assert flat.index("more than two labels") < flat.index("This is the two-label rule")
+
+
+def test_how_many_is_answered_by_the_list_an_unindented_line_introduces(engine):
+    answer = engine.ask("How many gap-detection algorithms can I choose from?")
+    _assert_verbatim(answer)
+    assert not answer.refused, answer.refusal_reason
+    flat = _flat(answer.text)
+    # Each entry's name (an option tag, never an answer on its own) comes before its description.
+    assert flat.index("--gap-detection=probe") < flat.index("Ask the file system")
+    assert flat.index("--gap-detection=scan") < flat.index("Read the whole file")
+    assert "The default is" not in flat  # a paragraph at the introducer's depth ends the list
+    # The release the item stands under is shown once, before the first of its sentences.
+    assert flat.count("version 2.9 - Jane Doe, 2016-05-16") == 1
+    assert flat.startswith("version 2.9 - Jane Doe, 2016-05-16 › New option --gap-detection")
 
 
 def test_rst_markup_is_not_shown_and_code_stays_code(engine):

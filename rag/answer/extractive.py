@@ -35,6 +35,7 @@ from rag.answer.structure import (
     asks_about_document,
     asks_overview,
     front_matter,
+    introduces_list,
     lead_in,
     overview,
     with_cohesive,
@@ -266,6 +267,7 @@ def _one_document(
 
 
 def _counts(sentence: Sentence, counted: list[str], query: str) -> bool:
-    """Whether the sentence gives a number of the thing a "how many" question counts."""
+    """Whether the sentence gives a number of the thing a "how many" question counts, or
+    the list of them."""
     named = any(t in sentence.terms for t in counted)
-    return named and holds_kind("number", sentence.text, query)
+    return named and (holds_kind("number", sentence.text, query) or introduces_list(sentence))

@@ -19,6 +19,7 @@ from rag.reading.blocks import (
     NOT_ANSWERS,
     PLAIN,
     ROW,
+    TERM,
     TEXT,
     format_of,
 )
@@ -173,7 +174,11 @@ def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
         for n, s in enumerate(after):
             nested = depth is not None and _in_list(s, depth)
             if s.kind in NOT_ANSWERS and nested:
-                continue  # a term of an indented list ("pax, posix"): its description follows
+                # A term of an indented list ("pax, posix") names the entry its description
+                # (next) gives: inside the list it is content, shown before it.
+                if s.kind == TERM and s not in out:
+                    out.append(s)
+                continue
             if s.kind not in _INTRODUCED and not (n == 0 and s.kind == TEXT) and not nested:
                 break
             if n >= _MAX_INTRODUCED or size > _MAX_INTRODUCED_CHARS:
@@ -187,14 +192,13 @@ def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
 
 
 def _list_depth(introducer: Sentence) -> int | None:
-    """In indented plain text (a man page, a FAQ), where the list an introducing line brings
-    is indented ("Valid formats are:", then "gnu    GNU tar 1.13.x format", …); None
-    elsewhere, where a list's items are marked as such (Markdown, HTML) or nothing is
-    indented."""
+    """In plain text (a man page, a FAQ, a NEWS file), the indentation of the introducing
+    line, which its list's entries share or exceed ("Valid formats are:", then
+    "gnu    GNU tar 1.13.x format", …); None elsewhere, where a list's items are marked as
+    such (Markdown, HTML)."""
     if format_of(introducer.passage.source) != PLAIN:
         return None
-    depth = _indent(introducer)
-    return depth if depth > 0 else None
+    return _indent(introducer)
 
 
 def _in_list(unit: Sentence, depth: int) -> bool:
@@ -219,6 +223,13 @@ def _indent(sentence: Sentence) -> int:
     """The indentation of the line the unit starts on, as the plain-text reader counts it."""
     text = sentence.passage.text
     return indent_width(text[text.rfind("\n", 0, sentence.start) + 1 : sentence.start + 1])
+
+
+def introduces_list(sentence: Sentence) -> bool:
+    """Whether the sentence (or the next of its paragraph, "Available arguments are:")
+    brings a list of at least two entries: what "how many" counts without a number."""
+    brought = with_introduced([sentence])[1:]
+    return sum(not _introduces(s) for s in brought) >= 2
 
 
 def _introduces(sentence: Sentence) -> bool:
