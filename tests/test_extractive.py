@@ -8,7 +8,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
+from rag.answer.citations import in_document_order
 from rag.answer.extractive import synthesize
+from rag.answer.matching import Sentence
 from rag.answer.question import answer_kind, opposite_in
 from rag.config import Settings
 from rag.text import stem
@@ -96,6 +98,17 @@ def test_an_identifier_absent_from_every_passage_is_refused_though_other_names_o
         "What did Putin say about Northern Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE
     )
     assert "Northern" not in plain.refusal_reason
+
+
+def test_an_answer_never_shows_the_same_words_twice():
+    # A document may say a thing twice (a command repeated in two sections): shown once.
+    text = "Run make first. The build takes a minute.\nRun  make first."
+    passage = Passage(1, "c1", "d", "/notes.txt", "notes", text, 0, len(text), 0.9)
+    first = Sentence(passage, 0, 0, 15, frozenset(), shown="Run make first.")
+    lead = Sentence(passage, 1, 16, 41, frozenset(), shown="The build takes a minute.")
+    again = Sentence(passage, 2, 42, 58, frozenset(), shown="Run  make first.")
+    assert in_document_order([lead], [again, first]) == [lead, first]
+    assert in_document_order([first], [again, lead]) == [first, lead]
 
 
 def test_a_count_of_something_the_text_does_not_count_is_refused():

@@ -60,6 +60,19 @@ LEANING_FAQ = """Why must packaged scripts name their interpreter directly?
 \twhatever interpreter it needs.  This is not advisable as it bypasses the
 \tdependency checking of the packaging system.  Shells are never affected.
 
+How do I set up a build machine for the resolver?
+
+\tA setup script prepares a fresh machine for resolver development.
+\tThis script installs the following packages:
+
+\t  * git for the sources
+\t  * python3 for the tests
+
+Can the resolver read hosts files?
+
+\tNo, sorry.  The resolver reads hosts files only once the bundled
+\thosts2db tool has converted them.
+
 What is the two-label rule of the resolver?
 
 \tThe resolver refuses any host name that has more than two labels, so
@@ -165,6 +178,15 @@ def test_the_sentence_leaning_on_the_answer_comes_with_it(engine):
     lead = "Maintainers should not start a packaged script through /usr/bin/env,"
     assert flat.startswith(lead), flat
     assert "This is not advisable as it bypasses the dependency checking" in flat
+
+
+def test_a_sentence_brought_twice_is_shown_once(engine):
+    # The setup sentence brings the next (it leans back), which introduces the list.
+    answer = engine.ask("How do I set up a build machine for resolver development?")
+    _assert_verbatim(answer)
+    flat = _flat(answer.text)
+    assert flat.count("This script installs the following packages:") == 1, flat
+    assert "git for the sources" in flat and "python3 for the tests" in flat
 
 
 def test_a_sentence_leaning_on_the_one_before_comes_after_it(engine):

@@ -69,13 +69,23 @@ def citation(n: int, used: list[Sentence]) -> Citation:
 
 def in_document_order(lead: list[Sentence], rest: list[Sentence]) -> list[Sentence]:
     """The leading sentences first; the others in the order they stand in their source,
-    without repeats."""
+    without repeats: of a place, or of the words shown (a document may say a thing twice)."""
     taken = {place(s) for s in lead}
     others = sorted(
         {place(s): s for s in rest if place(s) not in taken}.values(),
         key=place,
     )
-    return [*lead, *others]
+    said = {_words_shown(s) for s in lead}
+    unsaid = []
+    for sentence in others:
+        if _words_shown(sentence) not in said:
+            said.add(_words_shown(sentence))
+            unsaid.append(sentence)
+    return [*lead, *unsaid]
+
+
+def _words_shown(sentence: Sentence) -> str:
+    return " ".join(shown(sentence).split()).lower()
 
 
 def place(sentence: Sentence) -> tuple[str, int]:

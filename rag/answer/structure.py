@@ -162,11 +162,14 @@ def with_introduced(chosen: list[Sentence]) -> list[Sentence]:
     items, rows or example after it, or the one paragraph after it)."""
     out: list[Sentence] = []
     for sentence in chosen:
+        if sentence in out:
+            continue  # introduced by a sentence before it
         out.append(sentence)
         after = [s for s in split_sentences([sentence.passage]) if s.index > sentence.index]
         if after and _same_paragraph(sentence, after[0]) and _introduces(after[0]):
             sentence = after.pop(0)  # "Create archive of the given format. Valid formats are:"
-            out.append(sentence)
+            if sentence not in out:
+                out.append(sentence)
         if not _introduces(sentence):
             continue
         depth = _list_depth(sentence)
