@@ -98,6 +98,11 @@ def test_an_identifier_absent_from_every_passage_is_refused_though_other_names_o
         "What did Putin say about Northern Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE
     )
     assert "Northern" not in plain.refusal_reason
+    # A name written after a sign ("%MEM", "$HOME") is an identifier too.
+    signed = synthesize(
+        "What did Putin say about %MEM in Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE
+    )
+    assert signed.refused and signed.refusal_reason == "No passage mentions “MEM”."
 
 
 def test_an_answer_never_shows_the_same_words_twice():

@@ -189,6 +189,12 @@ def test_a_sentence_brought_twice_is_shown_once(engine):
     assert "git for the sources" in flat and "python3 for the tests" in flat
 
 
+def test_the_first_unit_under_an_faq_question_answers_it(engine):
+    answer = engine.ask("Can the resolver read hosts files?")
+    _assert_verbatim(answer)
+    assert _flat(answer.text).startswith("No, sorry.")
+
+
 def test_a_sentence_leaning_on_the_one_before_comes_after_it(engine):
     answer = engine.ask("What is the two-label rule of the resolver?")
     _assert_verbatim(answer)

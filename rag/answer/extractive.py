@@ -50,7 +50,8 @@ from rag.text import content_terms, names_in, stem, stopwords
 from rag.types import AnswerSpan, Citation, Passage
 
 _WHY = re.compile(r"\s*why\b", re.IGNORECASE)
-# A capital inside a word, an underscore or a digit: a name that is an identifier.
+# A capital inside a word, an underscore or a digit: a name that is an identifier (so is
+# one written after a sign, "%MEM", "$HOME").
 _IDENTIFIER = re.compile(r"[a-z][A-Z]|_|\d")
 
 
@@ -112,7 +113,9 @@ def _missing_names(query: str, passages: list[Passage]) -> list[str]:
         return absent
     # An identifier is written one way only ("ClientAliveCountMax", "IPv6", "NINJA_STATUS"):
     # no text paraphrases it, so one absent is enough.
-    identifiers = [n for n in absent if _IDENTIFIER.search(n)]
+    identifiers = [
+        n for n in absent if _IDENTIFIER.search(n) or re.search(rf"[%$]{re.escape(n)}\b", query)
+    ]
     if identifiers:
         return identifiers
     # A name of several words is absent when most of its words are ("the Nobel Peace Prize":

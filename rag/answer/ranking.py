@@ -16,7 +16,7 @@ from rag.answer.attribution import SPEECH_VERBS
 from rag.answer.matching import Sentence, idf_weights, name_spelling, split_sentences, term_variants
 from rag.answer.question import answer_kind, holds_kind
 from rag.links import without_disambiguation
-from rag.reading.blocks import LEGAL
+from rag.reading.blocks import LABELS, LEGAL
 from rag.text import content_terms, names_in, stem, words
 from rag.types import Passage
 
@@ -98,7 +98,10 @@ def rank(query: str, passages: list[Passage]) -> list[Scored]:
         previous = by_position.get((s.passage.chunk_id, s.index - 1))
         context = (previous.terms if previous else frozenset()) | _title_terms(s.passage.title)
         context |= s.section_terms
-        own = [t for t in wanted if s.terms & variants[t]]
+        # A label is read with the unit right under it ("%r: The number of running edges.",
+        # "Is zlib under the GNU license? No."): its words are that unit's own.
+        terms = s.terms | previous.terms if previous and previous.kind in LABELS else s.terms
+        own = [t for t in wanted if terms & variants[t]]
         near = [t for t in wanted if t not in own and context & variants[t]]
         covered = sum(weight[t] for t in own) + _CONTEXT_WEIGHT * sum(weight[t] for t in near)
         score = covered + (_PRIOR_WEIGHT * s.passage.score if own else 0.0)

@@ -18,6 +18,7 @@ from rag.reading.blocks import (
     LEGAL,
     NOT_ANSWERS,
     PLAIN,
+    QUESTION,
     ROW,
     TERM,
     TEXT,
@@ -132,7 +133,8 @@ def with_cohesive(
     chosen: list[Sentence], max_sentences: int
 ) -> tuple[list[Sentence], list[Sentence]]:
     """The leading sentence with the sentence of its paragraph that it leans on, or that
-    leans on it: its antecedent ("However after 1945 …" needs the sentence before), or a
+    leans on it: its antecedent ("However after 1945 …" needs the sentence before), the
+    opening of the FAQ answer it stands in ("No. Please read the license in zlib.h."), or a
     "This is not advisable as …" that goes on from it. Returns that lead, in document order,
     and the other chosen sentences, the least of them dropped to make room."""
     lead = chosen[0]
@@ -140,7 +142,8 @@ def with_cohesive(
     position = next(i for i, s in enumerate(units) if s.index == lead.index)
     before = units[position - 1] if position > 0 else None
     after = units[position + 1] if position + 1 < len(units) else None
-    if before is not None and _leans_back(lead) and _same_paragraph(before, lead):
+    opens_answer = position > 1 and units[position - 2].kind == QUESTION
+    if before is not None and (_leans_back(lead) or opens_answer) and _same_paragraph(before, lead):
         pair = [before, lead]
     elif after is not None and _leans_back(after) and _same_paragraph(lead, after):
         pair = [lead, after]
