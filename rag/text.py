@@ -13,7 +13,7 @@ from rag.imports import gc_paused, without_optional
 _NLTK_EXTRAS = ("sklearn", "scipy")
 # Changes whenever sentence_spans splits differently: indexes store the spans they were
 # embedded with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
-SPLITTER_VERSION = 4
+SPLITTER_VERSION = 5
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 _POSSESSIVE = re.compile(r"['’]s$")
 # A date as documents write it in a dateline or a header: "March 13, 2025", "2025-03-13".

@@ -253,6 +253,32 @@ def test_a_man_page_reads_sections_tags_hyphenation_and_tables():
     assert default == "The de-\n             fault is 22."
 
 
+def test_an_item_wrapped_back_to_its_marker_column_reads_whole():
+    # valgrind's FAQ and tar's NEWS wrap numbered entries and bullets without hanging indent.
+    text = (
+        "4.1. My program uses the C++ STL and string classes. Valgrind reports\n"
+        "'still reachable' memory leaks involving these classes at the exit of\n"
+        "the program, but there should be none.\n"
+        "\n"
+        "* New option --remove-files deletes files (but not directories)\n"
+        "after they are added to the archive.\n"
+        "* Short item\n"
+        "Next line starts a paragraph.\n"
+    )
+    answers = _answers(text, PLAIN)
+    leaks = (
+        "Valgrind reports 'still reachable' memory leaks involving these classes at the exit "
+        "of the program, but there should be none."
+    )
+    assert any(a.endswith(leaks) for a in answers), answers
+    assert not any(a.startswith(("'still", "after they")) for a in answers), answers
+    assert (
+        "New option --remove-files deletes files (but not directories) after they are added to "
+        "the archive." in answers
+    )
+    assert "Short item" in answers and "Next line starts a paragraph." in answers
+
+
 def test_news_items_stand_under_their_release():
     units = _units(NEWS, PLAIN)
     items = {shown: section for kind, shown, section in units if kind == ITEM}

@@ -191,7 +191,10 @@ class _Reader:
     def _continues(self, prev_i: int, next_i: int, column: int, marker: str) -> bool:
         """Whether line next_i goes on with the paragraph whose text starts at `column`."""
         prev, line = self.lines[prev_i], self.lines[next_i]
-        if line.blank or line.indent != column or self._starts_block(next_i):
+        # An item's wrapped line may go back to the marker's column instead of hanging under
+        # its text ("4.1. My program … Valgrind reports\n'still reachable' memory leaks …").
+        lazy = bool(marker) and line.indent == prev.indent < column
+        if line.blank or (line.indent != column and not lazy) or self._starts_block(next_i):
             return False
         if self.rst or (marker and line.indent > self.lines[prev_i].indent):
             return True  # a paragraph is all its lines; an item's text hangs under itself
