@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 
 import Stemmer
@@ -139,6 +140,14 @@ def content_terms(text: str, extra_stopwords: frozenset[str] = frozenset()) -> l
     kept = [w.lower() for w in words(text)]
     kept = [w for w in kept if len(w) > 1 and w not in stop]
     return _stemmer().stemWords(kept)
+
+
+def as_written(text: str, terms: Iterable[str]) -> list[str]:
+    """Content terms (stems) as the text writes them ("procp": "procps"), for messages."""
+    written = {}
+    for word in words(text):
+        written.setdefault(stem(word), word)
+    return [written.get(t, t) for t in terms]
 
 
 def stem(word: str) -> str:

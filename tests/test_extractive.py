@@ -116,6 +116,15 @@ def test_an_answer_never_shows_the_same_words_twice():
     assert in_document_order([first], [again, lead]) == [first, lead]
 
 
+def test_a_refusal_names_the_missing_words_as_the_question_writes_them():
+    question = "Which harvests were studied by agronomists during the talks?"
+    result = synthesize(question, _paragraph_passages(), 3, 0.1, MIN_COVERAGE)
+    assert result.refused
+    assert result.refusal_reason == (
+        "The best passages do not mention “harvests”, “studied”, “agronomists”."
+    )
+
+
 def test_a_count_of_something_the_text_does_not_count_is_refused():
     result = synthesize(
         "How many tanks were destroyed near Kursk?", _paragraph_passages(), 3, 0.1, MIN_COVERAGE

@@ -46,7 +46,7 @@ from rag.reader.decide import POSSIBLE, REFUSE, judge
 from rag.reader.span import answer_phrase
 from rag.reading.blocks import format_of
 from rag.reading.view import reading_view
-from rag.text import content_terms, names_in, stem, stopwords
+from rag.text import as_written, content_terms, names_in, stem, stopwords
 from rag.types import AnswerSpan, Citation, Passage
 
 _WHY = re.compile(r"\s*why\b", re.IGNORECASE)
@@ -176,7 +176,8 @@ def synthesize(
     if contradiction:
         return refusal(contradiction)
     if best.coverage < min_coverage:
-        absent = ", ".join(f"“{t}”" for t in best.missing) or "enough of the question"
+        absent = ", ".join(f"“{w}”" for w in as_written(query, best.missing))
+        absent = absent or "enough of the question"
         return refusal(f"The best passages do not mention {absent}.")
     if judgement is not None and judgement.state == REFUSE:
         return refusal("No passage answers the question with confidence.")
