@@ -351,6 +351,23 @@ def test_html_is_read_by_its_structure_without_navigation_or_footer():
     assert kinds["query | dump the inputs and outputs of a given target."] == ROW
 
 
+def test_a_texinfo_manual_drops_its_navigation_bars_and_anchors():
+    page = """<html><body><div class="chapter" id="Options">
+<div class="header"><p>Next: <a href="#Format" accesskey="n" rel="next">The Format</a>,
+Previous: <a href="#Top" rel="prev">Time</a>, Up: <a href="#Top" rel="up">Time</a> &nbsp;
+[<a href="#SEC_Contents" rel="contents">Contents</a>]</p></div>
+<h2 class="chapter">1 Options</h2>
+<p>See the <a href="#Format" rel="next">next chapter</a> for the format string.</p>
+<dl><dt id="index-v"><span><code>-v</code><a href="#index-v" class="copiable-anchor"> &para;</a>
+</span></dt><dd><p>Use the built-in verbose format.</p></dd></dl>
+</div></body></html>"""
+    text, _ = html_to_text(page)
+    assert "Next:" not in text and "Contents" not in text and "¶" not in text
+    assert "See the next chapter for the format string." in text  # a sentence with a link stays
+    sections = {shown: section for _, shown, section in _units(text, EXTRACTED)}
+    assert sections["Use the built-in verbose format."] == "1 Options › -v"
+
+
 def test_docx_headings_and_list_items_come_from_styles(tmp_path):
     document = DocxDocument()
     document.add_heading("Release notes", level=1)

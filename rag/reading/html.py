@@ -19,12 +19,15 @@ _DROPPED_TAGS = {
 }  # fmt: skip
 _DROPPED_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "menu"}
 # Class or id words of page furniture: Sphinx's "related" bar and "sphinxsidebar", breadcrumbs,
-# "headerlink" (the ¶ after a heading), skip links, cookie notices.
+# "headerlink" and Texinfo's "copiable-anchor" (the ¶ after a heading or term), skip links,
+# cookie notices.
 _FURNITURE = re.compile(
     r"(?:^|[-_\s])(?:nav|navbar|navigation|sidebar|sphinxsidebar|related|breadcrumbs?|"
-    r"footer|menu|skip-?link|headerlink|cookie\w*)(?:$|[-_\s])",
+    r"footer|menu|skip-?link|headerlink|copiable-(?:anchor|link)|cookie\w*)(?:$|[-_\s])",
     re.IGNORECASE,
 )
+# Link relations of a manual's "Next: …, Previous: …, Up: …" bar (Texinfo, other generators).
+_NAVIGATION_RELS = {"next", "prev", "previous", "up", "contents", "index", "top", "first", "last"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _BLOCKS = {
     "p", "div", "section", "article", "main", "header", "blockquote", "ul", "ol", "dl",
@@ -68,7 +71,21 @@ def _is_furniture(tag: Any) -> bool:
     if tag.name in ("ul", "ol") and _is_contents(tag):
         return True
     names = " ".join([*(tag.get("class") or []), tag.get("id") or ""])
-    return bool(names.strip()) and bool(_FURNITURE.search(names))
+    if names.strip() and _FURNITURE.search(names):
+        return True
+    return tag.name in ("p", "div") and _is_navigation_bar(tag)
+
+
+def _is_navigation_bar(block: Any) -> bool:
+    """A block of links to the next, previous and parent pages and little else."""
+    links = block.find_all("a")
+    rels = [set(a.get("rel") or ()) for a in links]
+    if not rels or not all(r and r <= _NAVIGATION_RELS for r in rels):
+        return False
+    between = len(_SPACE.sub("", block.get_text())) - sum(
+        len(_SPACE.sub("", a.get_text())) for a in links
+    )
+    return between <= 10 * len(links)
 
 
 def _is_contents(listing: Any) -> bool:
