@@ -15,7 +15,7 @@ _NLTK_EXTRAS = ("sklearn", "scipy")
 # Changes whenever a document is read into other text or units (rag.reading) or
 # sentence_spans splits differently: indexes store the units and spans they were embedded
 # with, so eval corpora cached by fingerprint (evals.corpus) are rebuilt.
-SPLITTER_VERSION = 6
+SPLITTER_VERSION = 7
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 _POSSESSIVE = re.compile(r"['’]s$")
 # A date as documents write it in a dateline or a header: "March 13, 2025", "2025-03-13".

@@ -325,6 +325,11 @@ def test_markdown_tables_code_definitions_contents_and_markup():
     assert all(kind == LEGAL for kind, _, section in units if section.endswith("License"))
 
 
+def test_a_github_alert_marker_is_markup():
+    text = "# Build\n\n> [!TIP]\n> If you build on Windows, enable symlinks.\n"
+    assert _answers(text, MARKDOWN) == ["If you build on Windows, enable symlinks."]
+
+
 def test_a_quote_keeps_the_markup_at_its_edges():
     units = [u for u in read_units(MARKDOWN_TEXT, MARKDOWN) if u.kind == TEXT]
     plugin = next(u for u in units if "plugin" in MARKDOWN_TEXT[u.start : u.end])

@@ -78,6 +78,8 @@ _MARKDOWN: list[tuple[re.Pattern[str], Masker]] = [
     (re.compile(r"<((?:https?|ftp|mailto):[^>\s]+|[^>\s@]+@[^>\s]+\.[^>\s]+)>"), _keep(1)),
     _TAG,
     _ENTITY,
+    # GitHub's alert marker opening a quote ("> [!TIP]"): the kind of note, not its text.
+    (re.compile(r"^[ \t]*(?:>[ \t]?)+\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]", re.M), _blank),
     (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), _blank),
     (re.compile(r"^[ \t]*#{1,6}(?=[ \t])", re.M), _blank),
     _ESCAPE,
