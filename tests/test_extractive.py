@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
 from rag.answer.citations import in_document_order
-from rag.answer.extractive import synthesize
+from rag.answer.extractive import evidence_gap, synthesize
 from rag.answer.matching import Sentence
 from rag.answer.question import answer_kind, opposite_in
 from rag.config import Settings
+from rag.reading.units import Unit
 from rag.text import stem
 from rag.types import Passage
 from tests.conftest import SEED_FILE, SHARED_DATASETS
@@ -122,6 +123,18 @@ def test_a_refusal_names_the_missing_words_as_the_question_writes_them():
     assert result.refused
     assert result.refusal_reason == (
         "The best passages do not mention “harvests”, “studied”, “agronomists”."
+    )
+
+
+def test_a_number_only_a_heading_holds_is_in_the_passages():
+    # A NEWS file's release heading dates the items under it; a chunk may start below it.
+    text = "The r command now accepts address 0, to insert a file before the first line."
+    release = "Noteworthy changes in release 4.9 (2022-11-06) › New Features"
+    units = (Unit(0, len(text), "t", release),)
+    passage = Passage(1, "c", "d", "/NEWS", "NEWS", text, 0, len(text), 0.9, units=units)
+    assert evidence_gap("What does the r command accept since 4.9?", [passage], 0.1) == ""
+    assert evidence_gap("What did release 5.0 change?", [passage], 0.1) == (
+        "No passage mentions 5.0."
     )
 
 

@@ -88,7 +88,9 @@ def evidence_gap(query: str, passages: list[Passage], min_score: float) -> str:
     if missing:
         names = ", ".join(f"“{n}”" for n in missing)
         return f"No passage mentions {names}."
-    numbers = numbers_missing(query, " ".join(p.text for p in passages))
+    # A heading is context for the text under it: "release 4.9" dates the items below it.
+    headings = {u.section for p in passages for u in p.units} | {p.section for p in passages}
+    numbers = numbers_missing(query, " ".join([*(p.text for p in passages), *headings]))
     if numbers:
         return f"No passage mentions {', '.join(numbers)}."
     return ""
