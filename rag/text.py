@@ -145,7 +145,7 @@ def content_terms(text: str, extra_stopwords: frozenset[str] = frozenset()) -> l
 
 def as_written(text: str, terms: Iterable[str]) -> list[str]:
     """Content terms (stems) as the text writes them ("procp": "procps"), for messages."""
-    written = {}
+    written: dict[str, str] = {}
     for word in words(text):
         written.setdefault(stem(word), word)
     return [written.get(t, t) for t in terms]
