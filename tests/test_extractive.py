@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from evals.metrics import expected_recall
-from rag.answer.citations import in_document_order
+from rag.answer.citations import cite, in_document_order
 from rag.answer.extractive import evidence_gap, synthesize
 from rag.answer.matching import Sentence
 from rag.answer.question import answer_kind, opposite_in
@@ -124,6 +124,18 @@ def test_a_refusal_names_the_missing_words_as_the_question_writes_them():
     assert result.refusal_reason == (
         "The best passages do not mention “harvests”, “studied”, “agronomists”."
     )
+
+
+def test_a_heading_shown_before_sentences_is_shown_once_per_run_of_its_passage():
+    news = Passage(1, "n", "d", "/NEWS", "NEWS", "Adds zstd. Adds lzip.", 0, 21, 0.9)
+    manual = Passage(2, "m", "e", "/tar.1", "tar", "Filters through zstd.", 0, 21, 0.8)
+    zstd, lzip = Sentence(news, 0, 0, 10, frozenset()), Sentence(news, 1, 11, 21, frozenset())
+    filters = Sentence(manual, 0, 0, 21, frozenset())
+    release = "version 1.31, 2019-01-02"
+    text, _ = cite([zstd, lzip], {zstd: release, lzip: release})
+    assert text == "version 1.31, 2019-01-02 › Adds zstd. [1] Adds lzip. [1]"
+    text, _ = cite([zstd, filters, lzip], {zstd: release, lzip: release})
+    assert text.count(release) == 2  # another passage's sentence stood between
 
 
 def test_a_number_only_a_heading_holds_is_in_the_passages():

@@ -20,20 +20,22 @@ def cite(
 
     A passage's quote runs from the first to the last of its sentences used, so it stays
     one verbatim span of the source. `lead_ins`: a heading shown before a sentence (its
-    citation's `section` holds it too), once until another heading is shown.
+    citation's `section` holds it too), once for a passage's sentences in a row under it.
     """
     lead_ins = lead_ins or {}
     numbers: dict[str, int] = {}
     used: dict[str, list[Sentence]] = {}
     parts: list[str] = []
-    previous_lead = ""
+    previous_lead, previous_key = "", ""
     for sentence in chosen:
         key = sentence.passage.chunk_id
         numbers.setdefault(key, len(numbers) + 1)
         used.setdefault(key, []).append(sentence)
         lead_in = lead_ins.get(sentence, "")
-        lead = f"{lead_in}{SECTION_SEPARATOR}" if lead_in and lead_in != previous_lead else ""
-        previous_lead = lead_in or previous_lead
+        shown_before = lead_in == previous_lead and key == previous_key
+        lead = f"{lead_in}{SECTION_SEPARATOR}" if lead_in and not shown_before else ""
+        previous_lead = lead_in or (previous_lead if key == previous_key else "")
+        previous_key = key
         parts.append(f"{lead}{shown(sentence)} [{numbers[key]}]")
     citations = [citation(numbers[key], group) for key, group in used.items()]
     return " ".join(parts), citations

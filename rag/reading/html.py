@@ -77,8 +77,9 @@ def _is_furniture(tag: Any) -> bool:
 
 
 def _is_navigation_bar(block: Any) -> bool:
-    """A block of links to the next, previous and parent pages and little else."""
-    links = block.find_all("a")
+    """A block of links to the next, previous and parent pages and little else (its own
+    links only: a page's sections are not bars for holding one)."""
+    links = block.find_all("a", recursive=False)
     rels = [set(a.get("rel") or ()) for a in links]
     if not rels or not all(r and r <= _NAVIGATION_RELS for r in rels):
         return False
