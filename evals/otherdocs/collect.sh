@@ -28,5 +28,14 @@ copy base-passwd/users-and-groups.html users-and-groups.html base-passwd || stat
 copy gnupg/FAQ gnupg-faq.txt gnupg || status=1
 copy sed/BUGS.gz sed-bugs.txt sed || status=1
 copy sed/NEWS.gz sed-news.txt sed || status=1
+copy zstd/README.md.gz zstd-readme.md zstd || status=1
+copy procps/bugs.md procps-bugs.md procps || status=1
+copy dpkg/spec/triggers.txt dpkg-triggers.txt dpkg || status=1
+copy libffi8/html/Thread-Safety.html ffi-thread-safety.html libffi8 || status=1
+copy libffi8/html/Memory-Usage.html ffi-memory-usage.html libffi8 || status=1
+copy coreutils/README.gz coreutils-readme.txt coreutils || status=1
+copy chromium/README.Debian chromium-readme-debian.txt chromium || status=1
+copy zlib1g-dev/examples/zlib_how.html zlib-how.html zlib1g-dev || status=1
+copy libasound2/examples/asoundrc.txt asoundrc.txt libasound2 || status=1
 echo "corpus: $out ($(ls "$out" | wc -l) files)"
 exit "$status"
