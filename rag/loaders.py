@@ -23,12 +23,14 @@ from rag.file_text import (
     extract,
     source_text,
 )
-from rag.text import DATE
+from rag.text import DATE, SPLITTER_VERSION
 
 logger = logging.getLogger(__name__)
 
 # Only the title is embedded with a chunk's text: paths and hashes would add noise to the vector.
-_NOT_EMBEDDED = ["file_path", "file_name", "sha256", "date", "page_starts", "attached_to"]
+_NOT_EMBEDDED = [
+    "file_path", "file_name", "sha256", "date", "page_starts", "attached_to", "reader_version",
+]  # fmt: skip
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
@@ -148,6 +150,9 @@ class TextFileReader(BaseReader):
             "title": extracted.title or _title_of(text, file.stem),
             "date": date.group(0) if date else "",
             "sha256": extracted.sha256,
+            # In the document's hash: after an upgrade that reads documents differently, the
+            # next ingest re-reads a file whose bytes did not change ("replaced").
+            "reader_version": SPLITTER_VERSION,
             **extracted.metadata,  # an e-mail's from, to, date, subject: for --filter
             **(extra_info or {}),
         }

@@ -112,6 +112,24 @@ def test_ingest_skips_unchanged_replaces_changed_and_keeps_the_rest(tmp_path, se
     assert {d.chunks > 0 for d in reloaded.documents()} == {True}
 
 
+def test_a_file_read_by_an_older_reader_is_read_again(tmp_path, seed_corpus, monkeypatch):
+    # After an upgrade that reads documents differently, unchanged bytes are no reason to
+    # keep the old reading: the next ingest replaces them, once.
+    corpus, extra, settings = _seed_plus_note(
+        tmp_path, seed_corpus, "# Team notes\n\nThe meeting with Lindqvist is on Friday.\n"
+    )
+    monkeypatch.setattr("rag.loaders.SPLITTER_VERSION", -1)
+    RagEngine(settings).ingest([corpus])
+    monkeypatch.undo()
+    upgraded = RagEngine(settings).ingest([corpus])
+    assert sorted(upgraded.outcomes.values()) == ["replaced", "replaced"]
+    assert sorted(RagEngine(settings).ingest([corpus]).outcomes.values()) == [
+        "unchanged",
+        "unchanged",
+    ]
+    assert PESKOV_QUOTE in RagEngine(settings).ask("What did Peskov say?").text
+
+
 def test_asking_without_an_index_says_how_to_build_one(tmp_path):
     with pytest.raises(IndexMissingError, match="rag ingest"):
         RagEngine(Settings(data_dir=tmp_path / "empty")).ask("What did Peskov say?")
