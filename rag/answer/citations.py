@@ -80,8 +80,9 @@ def in_document_order(lead: list[Sentence], rest: list[Sentence]) -> list[Senten
     said = {_words_shown(s) for s in lead}
     unsaid = []
     for sentence in others:
-        if _words_shown(sentence) not in said:
-            said.add(_words_shown(sentence))
+        words = _words_shown(sentence)
+        if words not in said:
+            said.add(words)
             unsaid.append(sentence)
     return [*lead, *unsaid]
 
